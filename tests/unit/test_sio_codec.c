@@ -13,16 +13,41 @@
 #define PH0 "{\"_placeholder\":true,\"num\":0}"
 #define PH1 "{\"_placeholder\":true,\"num\":1}"
 
+/* Inputs are decoded from heap copies without a trailing NUL, so that any read past `len`
+ * trips AddressSanitizer. The copies live until the end of the test program. */
+static char *exact_copy(const char *s)
+{
+    size_t n = strlen(s);
+    char *c = gw_malloc(n ? n : 1);
+    memcpy(c, s, n);
+    return c;
+}
+
+static char *copies[4096];
+static size_t ncopies;
+
 static enum gw_sio_status decode(const char *s, struct gw_sio_packet *p)
 {
-    return gw_sio_decode(s, strlen(s), NULL, p);
+    char *c = exact_copy(s);
+    GW_ASSERT(ncopies < GW_ARRAY_SIZE(copies));
+    copies[ncopies++] = c;
+    return gw_sio_decode(c, strlen(s), NULL, p);
+}
+
+static void free_copies(void)
+{
+    for (size_t i = 0; i < ncopies; i++)
+        free(copies[i]);
+    ncopies = 0;
 }
 
 static enum gw_sio_status decode_status(const char *s)
 {
+    char *c = exact_copy(s);
     struct gw_sio_packet p;
-    enum gw_sio_status st = decode(s, &p);
+    enum gw_sio_status st = gw_sio_decode(c, strlen(s), NULL, &p);
     gw_sio_packet_clear(&p);
+    free(c);
     return st;
 }
 
@@ -749,5 +774,6 @@ int main(void)
     RUN(test_reasm_extra_binary);
     RUN(test_reasm_text_while_reconstructing);
     RUN(test_reasm_bad_placeholder);
+    free_copies();
     return TEST_REPORT();
 }
