@@ -20,25 +20,25 @@ enum gw_log_format { GW_LOG_FORMAT_TEXT, GW_LOG_FORMAT_JSON };
 
 struct gw_config {
     /* listener */
-    char *host;                /* HOST, default "0.0.0.0" */
-    int port;                  /* PORT, default 3000, 0..65535 (0 = any free port) */
-    char *socketio_path;       /* SOCKETIO_PATH, default "/socket.io/"; always starts and ends
-                                  with '/' after loading ("/ws" becomes "/ws/") */
-    char *tls_cert_file;       /* TLS_CERT_FILE, NULL when unset */
-    char *tls_key_file;        /* TLS_KEY_FILE, NULL when unset; both or neither */
+    char *host;          /* HOST, default "0.0.0.0" */
+    int port;            /* PORT, default 3000, 0..65535 (0 = any free port) */
+    char *socketio_path; /* SOCKETIO_PATH, default "/socket.io/"; always starts and ends
+                            with '/' after loading ("/ws" becomes "/ws/") */
+    char *tls_cert_file; /* TLS_CERT_FILE, NULL when unset */
+    char *tls_key_file;  /* TLS_KEY_FILE, NULL when unset; both or neither */
 
     /* change streams */
-    bool change_streams;       /* ENABLE_CHANGE_STREAMS: "true" or "1" (case-insensitive) */
-    char *mongodb_uri;         /* MONGODB_URI, default mongodb://127.0.0.1:27017/?replicaSet=rs0 */
-    char *mongodb_db;          /* MONGODB_DB, default: database in the URI path, else "test" */
+    bool change_streams; /* ENABLE_CHANGE_STREAMS: "true" or "1" (case-insensitive) */
+    char *mongodb_uri;   /* MONGODB_URI, default mongodb://127.0.0.1:27017/?replicaSet=rs0 */
+    char *mongodb_db;    /* MONGODB_DB, default: database in the URI path, else "test" */
     char *notifications_collection; /* NOTIFICATIONS_COLLECTION, default "notifications" */
     char *resume_token_collection;  /* RESUME_TOKEN_COLLECTION, "changeStreamResumeTokens" */
     char *resume_token_id;          /* RESUME_TOKEN_ID, default "notifications" */
-    char *notification_event;  /* NOTIFICATION_EVENT, default "notification" */
-    char *notification_user_field; /* NOTIFICATION_USER_FIELD, default "userId" */
+    char *notification_event;       /* NOTIFICATION_EVENT, default "notification" */
+    char *notification_user_field;  /* NOTIFICATION_USER_FIELD, default "userId" */
 
     /* JWT */
-    char *jwt_secret;          /* JWT_SECRET, NULL when unset; never logged */
+    char *jwt_secret; /* JWT_SECRET, NULL when unset; never logged */
     size_t jwt_secret_len;
     char *jwt_public_key_file; /* JWT_PUBLIC_KEY_FILE, NULL when unset */
     char *jwt_algorithms;      /* JWT_ALGORITHMS, comma list, NULL = derived from the key */
@@ -48,16 +48,16 @@ struct gw_config {
     int jwt_leeway_s;          /* JWT_LEEWAY_SECONDS, default 5, 0..86400 */
 
     /* Engine.IO / Socket.IO */
-    char *cors_origins;        /* CORS_ORIGINS, NULL when unset; "*" or comma list of origins */
-    int ping_interval_ms;      /* PING_INTERVAL_MS, default 25000, 1..3600000 */
-    int ping_timeout_ms;       /* PING_TIMEOUT_MS, default 20000, 1..3600000 */
-    size_t max_payload;        /* MAX_PAYLOAD_BYTES, default 1000000, 1024..104857600 */
-    int connect_timeout_ms;    /* CONNECT_TIMEOUT_MS, default 45000, 1..3600000 */
-    int max_sockets_per_user;  /* MAX_SOCKETS_PER_USER, default 32, 1..100000 */
-    size_t outbox_max_bytes;   /* OUTBOX_MAX_BYTES, default 1048576, 1024..1073741824 */
+    char *cors_origins;       /* CORS_ORIGINS, NULL when unset; "*" or comma list of origins */
+    int ping_interval_ms;     /* PING_INTERVAL_MS, default 25000, 1..3600000 */
+    int ping_timeout_ms;      /* PING_TIMEOUT_MS, default 20000, 1..3600000 */
+    size_t max_payload;       /* MAX_PAYLOAD_BYTES, default 1000000, 1024..104857600 */
+    int connect_timeout_ms;   /* CONNECT_TIMEOUT_MS, default 45000, 1..3600000 */
+    int max_sockets_per_user; /* MAX_SOCKETS_PER_USER, default 32, 1..100000 */
+    size_t outbox_max_bytes;  /* OUTBOX_MAX_BYTES, default 1048576, 1024..1073741824 */
 
     /* logging */
-    bool debug;                /* DEBUG: "true" or "1" */
+    bool debug;                    /* DEBUG: "true" or "1" */
     enum gw_log_format log_format; /* LOG_FORMAT: "text" (default) or "json" */
 };
 
