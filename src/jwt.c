@@ -797,6 +797,35 @@ const char *gw_jwt_strip_bearer(const char *token, size_t *len)
     return p;
 }
 
+static bool has_bearer_scheme(const char *h, size_t n)
+{
+    while (n && is_blank(*h))
+        h++, n--;
+    return n > 6 && strncasecmp(h, "bearer", 6) == 0 && h[6] == ' ';
+}
+
+const char *gw_jwt_pick_token(const struct gw_jwt_sources *src, size_t *len)
+{
+    const char *cand[3] = {src->auth_token, NULL, src->query_token};
+    size_t cand_len[3] = {src->auth_token_len, 0, src->query_token_len};
+    if (src->authorization && has_bearer_scheme(src->authorization, src->authorization_len)) {
+        cand[1] = src->authorization;
+        cand_len[1] = src->authorization_len;
+    }
+    for (int i = 0; i < 3; i++) {
+        if (!cand[i])
+            continue;
+        size_t n = cand_len[i];
+        const char *t = gw_jwt_strip_bearer(cand[i], &n);
+        if (n) {
+            *len = n;
+            return t;
+        }
+    }
+    *len = 0;
+    return NULL;
+}
+
 char *gw_jwt_sign_hmac(const char *alg, const void *secret, size_t secret_len,
                        const char *claims_json, char *err)
 {

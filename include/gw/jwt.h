@@ -108,6 +108,24 @@ const char *gw_jwt_strerror(enum gw_jwt_status st);
  * (0 when nothing is left, e.g. "Bearer "). Returns a pointer into token (borrowed). */
 const char *gw_jwt_strip_bearer(const char *token, size_t *len);
 
+/* Where a handshake may carry a token (design §4.2). Pointers are borrowed; a NULL pointer
+ * means the source is absent. */
+struct gw_jwt_sources {
+    const char *auth_token; /* CONNECT auth.token when it is a string, "Bearer " optional */
+    size_t auth_token_len;
+    const char *authorization; /* Authorization request header; only the Bearer scheme counts */
+    size_t authorization_len;
+    const char *query_token; /* "token" query parameter, already percent-decoded */
+    size_t query_token_len;
+};
+
+/* Picks the token by the order of design §4.2: auth.token, else an "Authorization: Bearer"
+ * header, else the token query parameter. A source that is empty once stripped (auth.token
+ * "" or "Bearer ") does not count and the next one is tried. Returns a pointer into the chosen
+ * source with *len set, or NULL with *len 0 when there is none (gw_jwt_verify then answers
+ * GW_JWT_TOKEN_MISSING). Any thread. */
+const char *gw_jwt_pick_token(const struct gw_jwt_sources *src, size_t *len);
+
 /* Signs claims_json (a NUL-terminated JSON object, encoded as given) with alg ("HS256",
  * "HS384" or "HS512") and the secret, under the header {"alg":"<alg>","typ":"JWT"}. Returns a
  * new NUL-terminated token owned by the caller (free with free()), or NULL with one sentence in

@@ -986,6 +986,43 @@ static void test_strip_bearer(void)
     free(tok);
 }
 
+static const char *pick(const char *auth, const char *header, const char *query, size_t *len)
+{
+    struct gw_jwt_sources src = {auth,   auth ? strlen(auth) : 0,
+                                 header, header ? strlen(header) : 0,
+                                 query,  query ? strlen(query) : 0};
+    return gw_jwt_pick_token(&src, len);
+}
+
+static void test_pick_token(void)
+{
+    size_t n;
+    const char *p = pick("Bearer aaa", "Bearer hhh", "qqq", &n);
+    CHECK_MEM_EQ(p, n, "aaa", 3);
+    p = pick("aaa", "Bearer hhh", "qqq", &n);
+    CHECK_MEM_EQ(p, n, "aaa", 3);
+    p = pick(NULL, "Bearer hhh", "qqq", &n);
+    CHECK_MEM_EQ(p, n, "hhh", 3);
+    p = pick("", "bearer hhh", "qqq", &n); /* an empty auth.token does not count */
+    CHECK_MEM_EQ(p, n, "hhh", 3);
+    p = pick("Bearer ", NULL, "qqq", &n);
+    CHECK_MEM_EQ(p, n, "qqq", 3);
+    p = pick(NULL, "Basic dXNlcjpwYXNz", "qqq", &n); /* other schemes are not tokens */
+    CHECK_MEM_EQ(p, n, "qqq", 3);
+    p = pick(NULL, "hhh", "qqq", &n); /* the header needs the Bearer scheme */
+    CHECK_MEM_EQ(p, n, "qqq", 3);
+    p = pick(NULL, "Bearer ", "Bearer qqq", &n);
+    CHECK_MEM_EQ(p, n, "qqq", 3);
+    p = pick(NULL, NULL, NULL, &n);
+    CHECK(p == NULL);
+    CHECK_INT_EQ(n, 0);
+    p = pick("", "Bearer  ", "", &n);
+    CHECK(p == NULL);
+    CHECK_INT_EQ(n, 0);
+    struct gw_jwt_claims c;
+    CHECK_INT_EQ(gw_jwt_verify(v_hs, p, n, NOW, &c), GW_JWT_TOKEN_MISSING);
+}
+
 static void test_codes_and_messages(void)
 {
     CHECK_STR_EQ(gw_jwt_code(GW_JWT_TOKEN_MISSING), "TOKEN_MISSING");
@@ -1253,6 +1290,7 @@ int main(void)
     RUN(test_malformed_json);
     RUN(test_size_limit);
     RUN(test_strip_bearer);
+    RUN(test_pick_token);
     RUN(test_codes_and_messages);
     RUN(test_verifier_config);
     RUN(test_key_file_formats);
