@@ -178,7 +178,8 @@ describe("settings from the environment", () => {
         });
         t.after(() => custom.stop());
         const settings = { pingInterval: 1234, pingTimeout: 567, maxPayload: 4321 };
-        const polling = await handshake(custom.url);
+        const { response, ...polling } = await handshake(custom.url);
+        assert.equal(response.status, 200);
         assertOpenPacket(polling, ["websocket"], settings);
         const ws = openWs(custom.url);
         t.after(() => ws.close());

@@ -1,0 +1,175 @@
+// Engine.IO v4 heartbeat: the server pings every pingInterval, the client answers; a
+// client that stops answering is dropped after pingTimeout. Timing bounds derive from
+// the fixture's ping settings (300 ms / 200 ms) plus a slack for a periodic tick.
+
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { Socket } from "engine.io-client";
+import { startProtocolFixture } from "./lib/server.mjs";
+import {
+    PING_INTERVAL,
+    PING_TIMEOUT,
+    handshake,
+    openWs,
+    pollGet,
+    pollPost,
+    recordEvents,
+    sleep,
+} from "./lib/eio-raw.mjs";
+
+let srv;
+before(async () => {
+    srv = await startProtocolFixture();
+});
+after(async () => {
+    await srv?.stop();
+});
+
+// A ping may come a little late (one heartbeat tick, scheduling) but never early.
+const EARLY_MS = 30;
+const LATE_MS = 150;
+// The stock client gives up when no ping arrives within this long after the previous one.
+const CLIENT_DEADLINE = PING_INTERVAL + PING_TIMEOUT;
+
+function openClient(t, opts = {}) {
+    const socket = new Socket(srv.url, { path: "/engine.io/", ...opts });
+    const events = recordEvents(socket, ["open", "ping", "message", "close", "upgrade"]);
+    t.after(() => socket.close());
+    return { socket, events };
+}
+
+/** Make a stock client stop answering pings, like a frozen tab or a dead network. */
+function suppressPongs(socket) {
+    const sendPacket = socket._sendPacket.bind(socket);
+    socket._sendPacket = (type, ...rest) => (type === "pong" ? undefined : sendPacket(type, ...rest));
+}
+
+async function staysAlive(t, opts, pings) {
+    // The server starts the interval when it creates the session, which is after this.
+    let last = Date.now();
+    const { socket, events } = openClient(t, opts);
+    await events.next("open");
+    for (let i = 0; i < pings; i++) {
+        await events.next("ping", CLIENT_DEADLINE + LATE_MS);
+        const now = Date.now();
+        assert.ok(now - last >= PING_INTERVAL - EARLY_MS, `ping ${i} after only ${now - last} ms`);
+        last = now;
+        socket.send(`after ping ${i}`);
+        assert.deepEqual(await events.next("message"), [`after ping ${i}`]);
+    }
+    assert.equal(events.count("close"), 0, `closed: ${JSON.stringify(events.all("close"))}`);
+    assert.equal(socket.readyState, "open");
+    return socket;
+}
+
+describe("stock engine.io-client heartbeats", () => {
+    test("a polling client stays connected over five ping intervals", async (t) => {
+        const socket = await staysAlive(t, { transports: ["polling"] }, 5);
+        assert.equal(socket.transport.name, "polling");
+    });
+
+    test("a websocket client stays connected over five ping intervals", async (t) => {
+        const socket = await staysAlive(t, { transports: ["websocket"] }, 5);
+        assert.equal(socket.transport.name, "websocket");
+    });
+
+    test("an upgraded client stays connected over five ping intervals", async (t) => {
+        const socket = await staysAlive(t, {}, 5);
+        assert.equal(socket.transport.name, "websocket");
+    });
+
+    test("a websocket client that stops answering pings is disconnected by the server", async (t) => {
+        const { socket, events } = openClient(t, { transports: ["websocket"] });
+        await events.next("open");
+        suppressPongs(socket);
+        const sid = socket.id;
+        const [reason] = await events.next("close", CLIENT_DEADLINE + LATE_MS);
+        // The client's own ping timer would say "ping timeout"; the server closing says this.
+        assert.equal(reason, "transport close");
+        const again = openWs(srv.url, { sid });
+        t.after(() => again.close());
+        assert.equal((await again.refused()).status, 400, "session still known after the timeout");
+    });
+
+    test("a polling client that stops answering pings loses its session", async (t) => {
+        const { socket, events } = openClient(t, { transports: ["polling"] });
+        await events.next("open");
+        suppressPongs(socket);
+        const sid = socket.id;
+        const [reason] = await events.next("close", CLIENT_DEADLINE + LATE_MS);
+        assert.ok(
+            ["transport close", "transport error"].includes(reason),
+            `closed by the client itself (${reason}), not by the server`,
+        );
+        assert.equal((await pollPost(srv.url, sid, "4anyone?")).status, 400);
+    });
+});
+
+describe("raw WebSocket heartbeats", () => {
+    test("pings arrive every pingInterval while the client answers", async (t) => {
+        let last = Date.now(); // the server starts the interval after this
+        const ws = openWs(srv.url);
+        t.after(() => ws.close());
+        await ws.handshake();
+        for (let i = 0; i < 4; i++) {
+            assert.equal(await ws.text(CLIENT_DEADLINE + LATE_MS), "2");
+            const gap = Date.now() - last;
+            assert.ok(gap >= PING_INTERVAL - EARLY_MS, `ping ${i} after only ${gap} ms`);
+            assert.ok(gap <= PING_INTERVAL + LATE_MS, `ping ${i} after ${gap} ms`);
+            last = Date.now();
+            ws.send("3");
+        }
+    });
+
+    test("no pong within pingTimeout closes the connection", async (t) => {
+        const ws = openWs(srv.url);
+        t.after(() => ws.close());
+        await ws.handshake();
+        assert.equal(await ws.text(CLIENT_DEADLINE + LATE_MS), "2");
+        const pinged = Date.now();
+        await ws.closed(PING_TIMEOUT + LATE_MS + 100);
+        const waited = Date.now() - pinged;
+        assert.ok(waited >= PING_TIMEOUT - EARLY_MS, `closed ${waited} ms after the ping`);
+    });
+
+    test("messages do not count as pongs", async (t) => {
+        const ws = openWs(srv.url);
+        t.after(() => ws.close());
+        await ws.handshake();
+        const timer = setInterval(() => ws.send("4busy"), PING_TIMEOUT / 5);
+        t.after(() => clearInterval(timer));
+        // engine.io refreshes the pong timer once for traffic; allow one extra timeout.
+        await ws.closed(PING_INTERVAL + 2 * PING_TIMEOUT + LATE_MS + 100);
+        const echoes = ws.pending("message").filter((m) => m.data === "4busy");
+        assert.ok(echoes.length > 0, "the session never echoed anything");
+    });
+});
+
+describe("raw polling heartbeats", () => {
+    test("a held GET returns a ping after pingInterval; pongs keep the session", async () => {
+        const { sid } = await handshake(srv.url);
+        for (let i = 0; i < 3; i++) {
+            const started = Date.now();
+            const res = await pollGet(srv.url, sid, { timeoutMs: CLIENT_DEADLINE + LATE_MS });
+            const held = Date.now() - started;
+            assert.equal(res.status, 200);
+            assert.equal(res.body, "2");
+            // Each GET is made right after the previous pong, so it is held for most of the
+            // interval; it must not come back before the ping is due.
+            assert.ok(held >= PING_INTERVAL - 2 * EARLY_MS - 50, `ping ${i} after ${held} ms`);
+            const pong = await pollPost(srv.url, sid, "3");
+            assert.equal(pong.status, 200);
+            assert.equal(pong.body, "ok");
+        }
+    });
+
+    test("a session that never answers is gone after pingInterval + pingTimeout", async () => {
+        const { sid } = await handshake(srv.url);
+        const alive = await pollPost(srv.url, sid, "4still alive");
+        assert.equal(alive.status, 200);
+        // No GET is pending, so the ping cannot even be delivered: the timeout still runs.
+        await sleep(PING_INTERVAL + PING_TIMEOUT + LATE_MS);
+        const res = await pollGet(srv.url, sid);
+        assert.equal(res.status, 400, `GET after the timeout: ${res.status} ${res.body}`);
+    });
+});
