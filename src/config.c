@@ -66,6 +66,11 @@ static check_fn check_path, check_file, check_uri, check_db, check_coll, check_e
         .name = n, .group = g, .kind = K_BOOL, .off = OFF(f), .def = "false", .flags = fl,         \
         .help = h                                                                                  \
     }
+#define ENUM(n, g, f, d, names, h)                                                                 \
+    {                                                                                              \
+        .name = n, .group = g, .kind = K_ENUM, .off = OFF(f), .def = d, .choices = names,          \
+        .help = h                                                                                  \
+    }
 #define MS "a whole number of milliseconds"
 
 static const struct var vars[] = {
@@ -124,27 +129,23 @@ static const struct var vars[] = {
         "a whole number of bytes", "per-socket send backlog cap"),
 
     BOOL("DEBUG", G_LOG, debug, 0, "true or 1 for verbose logs"),
-    {.name = "LOG_FORMAT",
-     .group = G_LOG,
-     .kind = K_ENUM,
-     .off = OFF(log_format),
-     .def = "text",
-     .choices = log_formats,
-     .help = "text, or json for one object per line"},
+    ENUM("LOG_FORMAT", G_LOG, log_format, "text", log_formats,
+         "text, or json for one object per line"),
 };
 
 _Static_assert(sizeof(enum gw_log_format) == sizeof(int), "K_ENUM fields are stored as int");
 
 #define QUOTE_LEN 96
 
-/* Writes s (n bytes) in double quotes, non-printables as \xNN, cut after 60 bytes. */
+/* Writes s (n bytes) in double quotes, non-printables as \xNN, cut with "..." after 60 bytes or
+ * when out is nearly full. */
 static const char *quote_n(const char *s, size_t n, char out[QUOTE_LEN])
 {
     size_t o = 0;
     out[o++] = '"';
-    for (size_t i = 0; i < n && o < QUOTE_LEN - 8; i++) {
+    for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (i == 60) {
+        if (i == 60 || o + 9 > QUOTE_LEN) { /* keeps room for \xNN, "...", '"' and NUL */
             o += (size_t)snprintf(out + o, QUOTE_LEN - o, "...");
             break;
         }

@@ -2,7 +2,13 @@
  *
  * Every variable has a default, a validator and one clear error sentence per bad value. The
  * loader reports every bad variable, not only the first, so an operator fixes them in one go.
- * Secrets (JWT_SECRET, the private parts of URIs) are never logged.
+ * Secrets (JWT_SECRET, the private parts of URIs) are never logged nor echoed in errors.
+ *
+ * Rules every variable shares: unknown variables are ignored; a string set to "" is an error
+ * (unset it instead), except for the booleans, where "" means false; integers are plain decimal
+ * digits within the range noted below. Some values are stored in a canonical form: SOCKETIO_PATH
+ * ends in '/', JWT_ALGORITHMS and CORS_ORIGINS lose the blanks around commas, and CORS origins are
+ * lowercased (browsers send them that way and the match is exact).
  *
  * Thread safety: load once on the main thread before any other thread starts; afterwards the
  * struct is read-only and may be read from any thread.
@@ -28,7 +34,8 @@ struct gw_config {
     char *tls_key_file;  /* TLS_KEY_FILE, NULL when unset; both or neither */
 
     /* change streams */
-    bool change_streams; /* ENABLE_CHANGE_STREAMS: "true" or "1" (case-insensitive) */
+    bool change_streams; /* ENABLE_CHANGE_STREAMS: "true" or "1" (case-insensitive); any other
+                            word is false, with a warning */
     char *mongodb_uri;   /* MONGODB_URI, default mongodb://127.0.0.1:27017/?replicaSet=rs0 */
     char *mongodb_db;    /* MONGODB_DB, default: database in the URI path, else "test" */
     char *notifications_collection; /* NOTIFICATIONS_COLLECTION, default "notifications" */
@@ -41,7 +48,8 @@ struct gw_config {
     char *jwt_secret; /* JWT_SECRET, NULL when unset; never logged */
     size_t jwt_secret_len;
     char *jwt_public_key_file; /* JWT_PUBLIC_KEY_FILE, NULL when unset */
-    char *jwt_algorithms;      /* JWT_ALGORITHMS, comma list, NULL = derived from the key */
+    char *jwt_algorithms;      /* JWT_ALGORITHMS, comma list, NULL = derived from the key; "none"
+                                  is rejected */
     char *jwt_issuer;          /* JWT_ISSUER, NULL when unset */
     char *jwt_audience;        /* JWT_AUDIENCE, NULL when unset */
     char *jwt_user_claim;      /* JWT_USER_CLAIM, default "sub" */
@@ -61,14 +69,22 @@ struct gw_config {
     enum gw_log_format log_format; /* LOG_FORMAT: "text" (default) or "json" */
 };
 
-/* Fills cfg from the process environment (getenv). On success returns 0. On failure returns -1
- * and err holds one line per bad variable, each ending in '\n' (at most errlen bytes, always
- * NUL-terminated); cfg is then left freed. The key requirement (JWT_SECRET or
- * JWT_PUBLIC_KEY_FILE) is NOT checked here: see gw_config_require_key(). */
+/* Fills cfg from the process environment (getenv). cfg is overwritten, not freed first. On
+ * success returns 0 and cfg owns its strings. On failure returns -1 and err holds one line per
+ * bad variable, each ending in '\n' and naming the variable first ("PORT: ..."); lines that do
+ * not fit in errlen bytes are dropped whole, and err is always NUL-terminated. cfg is then left
+ * freed (zeroed). The key requirement (JWT_SECRET or JWT_PUBLIC_KEY_FILE) is NOT checked here:
+ * see gw_config_require_key().
+ *
+ * Values that work but look wrong (ENABLE_CHANGE_STREAMS neither true nor false, a JWT_SECRET
+ * under 32 bytes, a URI option mongoc does not know) are reported with gw_log_warn during the
+ * load, so in whatever format gw_log has at that moment. Parsing MONGODB_URI briefly takes over
+ * mongoc's log handler and leaves mongoc's default one installed: install your own after this.
+ * Main thread only. */
 int gw_config_load(struct gw_config *cfg, char *err, size_t errlen);
 
 /* Same as gw_config_load, but reads variables through `get` (for tests). get returns a borrowed
- * string or NULL when unset. */
+ * string or NULL when unset; ud is passed through. */
 int gw_config_load_from(struct gw_config *cfg, const char *(*get)(const char *name, void *ud),
                         void *ud, char *err, size_t errlen);
 
@@ -76,14 +92,17 @@ int gw_config_load_from(struct gw_config *cfg, const char *(*get)(const char *na
  * product requires a key; the protocol fixture does not. */
 int gw_config_require_key(const struct gw_config *cfg, char *err);
 
-/* Frees every string cfg owns. cfg itself is the caller's storage. Safe on a zeroed struct. */
+/* Frees every string cfg owns (the secret is wiped first) and zeroes cfg. cfg itself is the
+ * caller's storage. Safe on a zeroed struct, so calling it twice is harmless. */
 void gw_config_free(struct gw_config *cfg);
 
-/* Writes the `--help` text (every variable, its default and meaning) to `out` (a FILE *). */
+/* Writes the `--help` text (every variable, grouped, with its meaning, range and default, lines
+ * of at most 100 columns) to `out`, a borrowed FILE *. Any thread. */
 void gw_config_print_help(void *out);
 
-/* Logs the effective configuration at info level, secrets masked ("JWT_SECRET=(set, 32 bytes)"),
- * credentials in MONGODB_URI replaced by "***". */
+/* Logs the effective configuration at info level, one line per group (module "config"), secrets
+ * masked ("JWT_SECRET=(set, 32 bytes)"), user:password and *password* options in MONGODB_URI
+ * replaced by "***". cfg is borrowed. Any thread. */
 void gw_config_log(const struct gw_config *cfg);
 
 #endif

@@ -375,6 +375,10 @@ static void test_exact_messages(void)
     snprintf(want, sizeof(want), "LOG_FORMAT: \"%.60s...\" is not text or json\n", lng);
     CHECK_INT_EQ(LOAD(&c, "LOG_FORMAT", lng), -1);
     CHECK_STR_EQ(err, want);
+    memset(lng, '\x01', 150); /* escapes take four bytes each: still cut, still marked */
+    CHECK_INT_EQ(LOAD(&c, "LOG_FORMAT", lng), -1);
+    CHECK(strlen(err) <= strlen("LOG_FORMAT: ") + 95 + strlen(" is not text or json\n") &&
+          strstr(err, "\\x01...\" is not text or json\n") != NULL);
 }
 
 static void test_every_bad_variable_is_reported(void)
