@@ -3,7 +3,7 @@
 // no Access-Control-Allow-Origin at all. Preflight OPTIONS answers 204. Browsers enforce
 // CORS, not Node, so these are raw header checks.
 
-import { after, before, describe, test } from "node:test";
+import { after, afterEach, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { startProtocolFixture } from "./lib/server.mjs";
 import { eioUrl, handshake, poll, pollGet, pollPost, withTimeout } from "./lib/eio-raw.mjs";
@@ -14,6 +14,7 @@ let srv;
 before(async () => {
     srv = await startProtocolFixture();
 });
+afterEach(() => srv?.assertAlive());
 after(async () => {
     await srv?.stop();
 });

@@ -1,7 +1,7 @@
 // Engine.IO v4 handshake and the protocol's error responses, on the raw /engine.io/ echo
 // of protocol-fixture. Wire-level checks, so raw fetch and ws only.
 
-import { after, before, describe, test } from "node:test";
+import { after, afterEach, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { startProtocolFixture } from "./lib/server.mjs";
 import {
@@ -22,6 +22,7 @@ let srv;
 before(async () => {
     srv = await startProtocolFixture();
 });
+afterEach(() => srv?.assertAlive());
 after(async () => {
     await srv?.stop();
 });

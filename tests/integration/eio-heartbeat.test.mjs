@@ -2,7 +2,7 @@
 // client that stops answering is dropped after pingTimeout. Timing bounds derive from
 // the fixture's ping settings (300 ms / 200 ms) plus a slack for a periodic tick.
 
-import { after, before, describe, test } from "node:test";
+import { after, afterEach, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { Socket } from "engine.io-client";
 import { startProtocolFixture } from "./lib/server.mjs";
@@ -21,6 +21,7 @@ let srv;
 before(async () => {
     srv = await startProtocolFixture();
 });
+afterEach(() => srv?.assertAlive());
 after(async () => {
     await srv?.stop();
 });

@@ -2,7 +2,7 @@
 // session survives) and on WebSocket messages (close 1009), including bodies without a
 // Content-Length and messages split into fragments.
 
-import { after, before, describe, test } from "node:test";
+import { after, afterEach, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { Socket } from "engine.io-client";
 import { startProtocolFixture } from "./lib/server.mjs";
@@ -19,6 +19,7 @@ let srv;
 before(async () => {
     srv = await startProtocolFixture();
 });
+afterEach(() => srv?.assertAlive());
 after(async () => {
     await srv?.stop();
 });
@@ -181,20 +182,20 @@ describe("configured limit", () => {
             t.skip("the reference server has its limit built in");
             return;
         }
-        const small = await startProtocolFixture({ env: { MAX_PAYLOAD_BYTES: "1000" } });
+        const small = await startProtocolFixture({ env: { MAX_PAYLOAD_BYTES: "2048" } });
         t.after(() => small.stop());
         const { sid, maxPayload } = await handshake(small.url);
-        assert.equal(maxPayload, 1000);
-        assert.equal((await pollPost(small.url, sid, textPacket(1000))).status, 200);
-        assert.equal((await pollPost(small.url, sid, textPacket(1001))).status, 413);
-        assert.equal((await getNonPing(small.url, sid)).body, textPacket(1000));
+        assert.equal(maxPayload, 2048);
+        assert.equal((await pollPost(small.url, sid, textPacket(2048))).status, 200);
+        assert.equal((await pollPost(small.url, sid, textPacket(2049))).status, 413);
+        assert.equal((await getNonPing(small.url, sid)).body, textPacket(2048));
 
         const ws = openWs(small.url);
         t.after(() => ws.close());
         await ws.handshake();
-        ws.send(textPacket(1000));
-        assert.equal((await nextNonPing(ws)).data, textPacket(1000));
-        ws.send(textPacket(1001));
+        ws.send(textPacket(2048));
+        assert.equal((await nextNonPing(ws)).data, textPacket(2048));
+        ws.send(textPacket(2049));
         assert.equal((await ws.closed()).code, 1009);
     });
 });

@@ -1,7 +1,7 @@
 // Engine.IO v4 HTTP long-polling: what the stock engine.io-client does over polling only,
 // and the exact payload framing and session rules with raw requests.
 
-import { after, before, describe, test } from "node:test";
+import { after, afterEach, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { Socket } from "engine.io-client";
 import { startProtocolFixture } from "./lib/server.mjs";
@@ -21,6 +21,7 @@ let srv;
 before(async () => {
     srv = await startProtocolFixture();
 });
+afterEach(() => srv?.assertAlive());
 after(async () => {
     await srv?.stop();
 });

@@ -1,7 +1,7 @@
 // Engine.IO v4 upgrade from polling to WebSocket: the stock client's default path, and the
 // probe / noop / upgrade exchange with raw requests.
 
-import { after, before, describe, test } from "node:test";
+import { after, afterEach, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { Socket } from "engine.io-client";
 import { startProtocolFixture } from "./lib/server.mjs";
@@ -20,6 +20,7 @@ let srv;
 before(async () => {
     srv = await startProtocolFixture();
 });
+afterEach(() => srv?.assertAlive());
 after(async () => {
     await srv?.stop();
 });

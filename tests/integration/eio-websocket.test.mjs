@@ -1,7 +1,7 @@
 // Engine.IO v4 over WebSocket only: the stock engine.io-client with transports
 // ["websocket"], and raw frames for framing, fragmentation and bad input.
 
-import { after, before, describe, test } from "node:test";
+import { after, afterEach, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { Socket } from "engine.io-client";
 import { startProtocolFixture } from "./lib/server.mjs";
@@ -11,6 +11,7 @@ let srv;
 before(async () => {
     srv = await startProtocolFixture();
 });
+afterEach(() => srv?.assertAlive());
 after(async () => {
     await srv?.stop();
 });

@@ -73,10 +73,11 @@ function appendBounded(prev, chunk) {
  * Spawn `binary args...` with `env` added to the current environment (PORT defaults to
  * "0", HOST to 127.0.0.1) and resolve once stdout matches `readyPattern`.
  *
- * Resolves to { url, scheme, host, port, proc, output(), exited, stop(timeoutMs) }:
- *   output()  the captured stdout and stderr so far, for failure messages
- *   exited    a promise of { code, signal } that resolves when the process ends
- *   stop()    SIGTERM, then SIGKILL after timeoutMs; resolves to { code, signal }
+ * Resolves to { url, scheme, host, port, proc, output(), assertAlive(), exited, stop() }:
+ *   output()       the captured stdout and stderr so far, for failure messages
+ *   assertAlive()  throws, with the server's output, if it exited without stop()
+ *   exited         a promise of { code, signal } that resolves when the process ends
+ *   stop(ms)       SIGTERM, then SIGKILL after ms; resolves to { code, signal }
  * Rejects (and kills the child) if the binary is missing, exits early, or is not
  * ready within `timeoutMs`.
  */
@@ -104,14 +105,29 @@ export async function spawnServer({
     });
     const output = () => `--- ${name} stdout ---\n${stdout}\n--- ${name} stderr ---\n${stderr}`;
 
+    let stopping = false;
+    let died = null;
     const exited = new Promise((resolve) => {
         proc.on("exit", (code, signal) => {
             live.delete(proc);
+            if (!stopping) {
+                died = { code, signal };
+            }
             resolve({ code, signal });
         });
     });
 
+    // A crash mid-file otherwise shows up only as a row of ECONNREFUSED in later tests.
+    const assertAlive = () => {
+        if (died) {
+            throw new Error(
+                `${name} died during the tests (code ${died.code}, signal ${died.signal})\n${output()}`,
+            );
+        }
+    };
+
     const stop = async (stopTimeoutMs = 3000) => {
+        stopping = true;
         if (proc.exitCode !== null || proc.signalCode !== null) {
             return exited;
         }
@@ -168,6 +184,7 @@ export async function spawnServer({
         ...where,
         proc,
         output,
+        assertAlive,
         exited,
         stop,
     };
