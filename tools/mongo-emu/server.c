@@ -85,7 +85,7 @@ static int epoll_add(int epfd, int fd, uint32_t events, void *ptr)
 
 struct emu_server *emu_server_new(const struct emu_config *cfg, char *err)
 {
-    struct emu_server *srv = gw_calloc(1, sizeof *srv);
+    struct emu_server *srv = emu_calloc_aligned(sizeof *srv);
     srv->cfg = *cfg;
     srv->lfd = srv->sigfd = srv->epfd = -1;
     srv->store = emu_store_new(cfg->oplog_size);
@@ -181,6 +181,16 @@ static void send_reply(struct emu_server *srv, struct emu_conn *c,
         c->streamed = true;
 }
 
+/* A bson_t must not be copied by value (a heap-backed one points into itself). */
+static void request_move(struct emu_wire_request *dst, struct emu_wire_request *src)
+{
+    dst->opcode = src->opcode;
+    dst->request_id = src->request_id;
+    dst->flags = src->flags;
+    memcpy(dst->ns, src->ns, sizeof dst->ns);
+    bson_steal(&dst->command, &src->command);
+}
+
 /* Runs req for c. from_park: req is &c->req. Returns false when c was closed. */
 static bool conn_run(struct emu_server *srv, struct emu_conn *c, struct emu_wire_request *req,
                      bool from_park, bool resumed)
@@ -194,7 +204,7 @@ static bool conn_run(struct emu_server *srv, struct emu_conn *c, struct emu_wire
     }
     if (keep) {
         if (!from_park)
-            c->req = *req;
+            request_move(&c->req, req);
         c->park = res.park;
         c->deadline_ms = res.deadline_ms;
     } else if (from_park) {
@@ -274,7 +284,7 @@ static void accept_all(struct emu_server *srv)
             return; /* EAGAIN, or EMFILE: the level-triggered listener retries next turn */
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        struct emu_conn *c = gw_calloc(1, sizeof *c);
+        struct emu_conn *c = emu_calloc_aligned(sizeof *c);
         c->fd = fd;
         c->connection_id = srv->next_conn_id++;
         c->readable = true;

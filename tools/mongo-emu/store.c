@@ -37,6 +37,15 @@ static bool doc_id(const bson_t *doc, bson_value_t *id)
     return emu_doc_path_get(doc, "_id", id);
 }
 
+void *emu_calloc_aligned(size_t n)
+{
+    void *p = NULL;
+    if (posix_memalign(&p, BSON_ALIGNOF(bson_t), n ? n : 1) != 0)
+        gw_assert_fail("posix_memalign", __FILE__, __LINE__);
+    memset(p, 0, n);
+    return p;
+}
+
 struct emu_store *emu_store_new(size_t oplog_cap)
 {
     struct emu_store *s = gw_calloc(1, sizeof *s);

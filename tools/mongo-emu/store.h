@@ -71,6 +71,10 @@ struct emu_store {
     void *journal_ud;
 };
 
+/* Zeroed memory aligned for structs that embed a bson_t (libbson declares it 128-byte aligned,
+ * more than malloc promises). Aborts on failure; free with free(). */
+void *emu_calloc_aligned(size_t n);
+
 /* Creates an empty store whose oplog keeps at most oplog_cap (>= 1) entries. Returns a new
  * object; free with emu_store_free. */
 struct emu_store *emu_store_new(size_t oplog_cap);

@@ -179,7 +179,7 @@ struct emu_stream *emu_stream_open(struct emu_store *store, const char *db, cons
                     "Only one type of resume option is allowed, but multiple were found.");
     if (check_stages(stages, err) < 0)
         return NULL;
-    struct emu_stream *st = gw_calloc(1, sizeof *st);
+    struct emu_stream *st = emu_calloc_aligned(sizeof *st);
     st->db = gw_strdup(db);
     st->coll = coll ? gw_strdup(coll) : NULL;
     st->full_doc = full_doc;
