@@ -206,6 +206,7 @@ describe("raw polling session rules", () => {
         ["no packet type", "abc"],
         ["an unknown packet type", "9hello"],
         ["garbage after a good packet", "4ok\x1exyz"],
+        ["an empty packet after a separator", "4ok\x1e"],
     ]) {
         test(`a POST with ${name} closes the session`, async () => {
             const { sid } = await handshake(srv.url);
