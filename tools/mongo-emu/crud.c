@@ -205,6 +205,8 @@ static void sort_docs(struct doclist *l, const bson_t *spec)
 static void skip_limit(struct doclist *l, int64_t skip, int64_t limit)
 {
     size_t s = skip > 0 ? GW_MIN((size_t)skip, l->n) : 0;
+    if (l->n == 0)
+        return;
     for (size_t i = 0; i < s; i++)
         bson_destroy(l->docs[i]);
     memmove(l->docs, l->docs + s, sizeof *l->docs * (l->n - s));
