@@ -288,13 +288,12 @@ int emu_doc_project(const bson_t *doc, const bson_t *spec, bson_t *out, char *er
         incl[i] = truthy(&it);
         if (strcmp(paths[i], "_id") != 0) {
             if (mode != -1 && mode != (int)incl[i]) {
+                gw_set_error(err, "cannot mix inclusion and exclusion in a projection (field '%s')",
+                             paths[i]);
                 free(paths);
                 free(incl);
                 bson_init(out);
-                return gw_set_error(err,
-                                    "cannot mix inclusion and exclusion in a projection "
-                                    "(field '%s')",
-                                    paths[i]);
+                return -1;
             }
             mode = incl[i];
         }

@@ -227,6 +227,8 @@ static int validate_ops(const bson_iter_t *ops, int depth, char *err)
             return gw_set_error(err, "unknown operator: %s", name);
         if ((!strcmp(name, "$in") || !strcmp(name, "$nin")) && !BSON_ITER_HOLDS_ARRAY(&c))
             return gw_set_error(err, "%s needs an array", name);
+        if (BSON_ITER_HOLDS_REGEX(&c))
+            return gw_set_error(err, "mongo-emu does not support regular expressions");
         if (!strcmp(name, "$not")) {
             if (!is_operator_doc(&c))
                 return gw_set_error(err, "$not needs a document of operators");
@@ -265,6 +267,9 @@ static int validate_filter(const bson_t *filter, int depth, char *err)
                 return gw_set_error(err, "%s must be a nonempty array", key);
         } else if (is_operator_doc(&it) && validate_ops(&it, depth + 1, err) < 0) {
             return -1;
+        } else if (BSON_ITER_HOLDS_REGEX(&it)) {
+            return gw_set_error(err, "mongo-emu does not support regular expressions (field '%s')",
+                                key);
         }
     }
     return 0;
