@@ -1,6 +1,118 @@
+/* fixture.c -- protocol-fixture: the server the official Engine.IO/Socket.IO suites expect.
+ *
+ * It links the same core library as the product and serves, on one port:
+ *   /engine.io/  a raw Engine.IO v4 echo: every message packet, text or binary, goes back;
+ *   /socket.io/  the Socket.IO fixture of design §6 (see sio fixture handlers).
+ * Defaults are the suites' settings (pingInterval 300, pingTimeout 200, maxPayload 1000000,
+ * connect timeout 1000 ms, CORS "*", 127.0.0.1:3000); the product's environment variables of
+ * the same names override them, so tests can tighten limits.
+ *
+ * Thread: main runs the lws loop; nothing else.
+ */
 #include <stdio.h>
-int main(void)
+#include <stdlib.h>
+#include <string.h>
+
+#include "gw/common.h"
+#include "gw/config.h"
+#include "gw/cors.h"
+#include "gw/eio.h"
+#include "gw/log.h"
+#include "gw/server.h"
+
+static void echo_open(struct gw_eio_session *s)
 {
-    puts("notify-gateway " GW_VERSION);
+}
+
+static int echo_message(struct gw_eio_session *s, const char *data, size_t len, bool binary)
+{
+    struct gw_msg *m = binary ? gw_msg_new(len, true) : gw_msg_new_text('4', data, len);
+    if (binary)
+        memcpy(gw_msg_payload(m), data, len);
+    gw_eio_session_send(s, m);
+    gw_msg_unref(m);
+    return 0;
+}
+
+static void echo_close(struct gw_eio_session *s, enum gw_eio_close_reason why)
+{
+}
+
+static const struct gw_eio_handler echo_handler = {
+    .on_open = echo_open,
+    .on_message = echo_message,
+    .on_close = echo_close,
+};
+
+/* The suites' settings are the defaults; a variable set in the environment wins. */
+static const char *fixture_env(const char *name, void *ud)
+{
+    static const char *const defaults[][2] = {
+        {"HOST", "127.0.0.1"},          {"PING_INTERVAL_MS", "300"}, {"PING_TIMEOUT_MS", "200"},
+        {"CONNECT_TIMEOUT_MS", "1000"}, {"CORS_ORIGINS", "*"},
+    };
+    const char *v = getenv(name);
+    if (v)
+        return v;
+    for (size_t i = 0; i < GW_ARRAY_SIZE(defaults); i++) {
+        if (strcmp(defaults[i][0], name) == 0)
+            return defaults[i][1];
+    }
+    return NULL;
+}
+
+int main(int argc, char **argv)
+{
+    struct gw_config cfg;
+    struct gw_cors cors;
+    char err[2048];
+
+    if (argc > 1) {
+        fprintf(stderr, "usage: protocol-fixture (configured by PORT, HOST, PING_INTERVAL_MS, "
+                        "PING_TIMEOUT_MS, MAX_PAYLOAD_BYTES, CONNECT_TIMEOUT_MS, CORS_ORIGINS)\n");
+        return 2;
+    }
+    if (gw_config_load_from(&cfg, fixture_env, NULL, err, sizeof(err)) < 0) {
+        fputs(err, stderr);
+        return 2;
+    }
+    gw_log_init(cfg.debug, cfg.log_format);
+    if (gw_cors_init(&cors, cfg.cors_origins, err) < 0) {
+        fprintf(stderr, "CORS_ORIGINS: %s\n", err);
+        gw_config_free(&cfg);
+        return 2;
+    }
+
+    struct gw_eio_settings settings = {
+        .ping_interval_ms = cfg.ping_interval_ms,
+        .ping_timeout_ms = cfg.ping_timeout_ms,
+        .max_payload = cfg.max_payload,
+        .outbox_max_bytes = cfg.outbox_max_bytes,
+        .upgrade_timeout_ms = 10000,
+    };
+    struct gw_eio_endpoint endpoints[] = {
+        {.path = "/engine.io/", .handler = &echo_handler, .settings = settings},
+    };
+    struct gw_server_options opt = {
+        .name = "protocol-fixture",
+        .host = cfg.host,
+        .port = cfg.port,
+        .tls_cert_file = cfg.tls_cert_file,
+        .tls_key_file = cfg.tls_key_file,
+        .cors = &cors,
+        .endpoints = endpoints,
+        .n_endpoints = GW_ARRAY_SIZE(endpoints),
+    };
+    struct gw_server *srv = gw_server_new(&opt, err);
+    if (!srv) {
+        gw_log_error("fixture", "%s", err);
+        gw_cors_fini(&cors);
+        gw_config_free(&cfg);
+        return 1;
+    }
+    gw_server_run(srv);
+    gw_server_free(srv);
+    gw_cors_fini(&cors);
+    gw_config_free(&cfg);
     return 0;
 }

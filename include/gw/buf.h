@@ -17,7 +17,10 @@ struct gw_buf {
     size_t cap;
 };
 
-#define GW_BUF_INIT {NULL, 0, 0}
+#define GW_BUF_INIT                                                                                \
+    {                                                                                              \
+        NULL, 0, 0                                                                                 \
+    }
 
 /* Makes room for n more bytes and returns a pointer to them (len is not changed). */
 char *gw_buf_reserve(struct gw_buf *b, size_t n);

@@ -1,0 +1,121 @@
+/* eio_internal.h -- what the Engine.IO session core and its two transports share.
+ *
+ * Not a public header: only eio_session.c, eio_polling.c, eio_websocket.c and server.c (which
+ * dispatches lws callbacks to the transports) include it.
+ */
+#ifndef GW_EIO_INTERNAL_H
+#define GW_EIO_INTERNAL_H
+
+#include <libwebsockets.h>
+
+#include "gw/buf.h"
+#include "gw/cors.h"
+#include "gw/eio.h"
+#include "gw/eio_codec.h"
+#include "gw/hmap.h"
+#include "gw/list.h"
+#include "gw/timerq.h"
+
+_Static_assert(GW_MSG_HEADROOM >= LWS_PRE, "messages need LWS_PRE bytes of headroom");
+
+enum session_state {
+    SESSION_OPEN,
+    SESSION_CLOSING, /* closed for the upper layer; flushing, then freed once detached */
+};
+
+struct gw_eio_session {
+    char sid[GW_EIO_SID_LEN + 1];
+    struct gw_hmap_node by_sid;
+    struct gw_list_node reap; /* on eng->reap once closed and detached */
+    struct gw_timer timer;    /* earliest of hb_due, user_due, upgrade_due */
+    struct gw_eio_engine *eng;
+    const struct gw_eio_endpoint *ep;
+    void *ud;
+
+    enum session_state state;
+    enum gw_eio_close_reason close_reason;
+    bool websocket; /* the active transport is the WebSocket */
+    bool upgrading; /* the probe said 2probe; polling GETs get noops until 5 */
+    bool awaiting_pong;
+
+    /* Transport attachments. A wsi's conn points back here; whichever side goes first
+     * detaches the other, so neither ever holds a dangling pointer. */
+    struct lws *get;   /* the parked long-polling GET */
+    struct lws *ws;    /* the active WebSocket */
+    struct lws *probe; /* a WebSocket being upgraded to */
+
+    uint64_t hb_due;      /* next ping, or the pong deadline when awaiting_pong */
+    uint64_t user_due;    /* upper layer's deadline, 0 = none */
+    uint64_t upgrade_due; /* probe deadline, 0 = none */
+
+    /* Outbox: a ring of message references, oldest first. */
+    struct gw_msg **q;
+    uint32_t q_head, q_len, q_cap;
+    size_t q_bytes;
+};
+
+struct gw_eio_engine {
+    struct lws_context *ctx;
+    const struct gw_cors *cors;
+    struct gw_hmap sessions;
+    struct gw_timerq timers;
+    lws_sorted_usec_list_t sul;
+    uint64_t sul_due;         /* when the sul fires, 0 = not armed */
+    size_t count;             /* open sessions */
+    struct gw_list_node reap; /* closed, detached sessions, freed by gw_eio_engine_reap() */
+};
+
+enum conn_role { CONN_NONE, CONN_POLL_GET, CONN_POLL_POST, CONN_WS };
+
+/* Per-wsi state (the lws per-session data of our one protocol). For HTTP it lives for one
+ * transaction only: lws frees and zeroes it between keep-alive requests. */
+struct gw_conn {
+    enum conn_role role;
+    struct gw_eio_session *session; /* NULL when detached */
+    const struct gw_eio_endpoint *ep;
+    char sid[GW_EIO_SID_LEN + 1]; /* POST: the session the body is for */
+    struct gw_buf in;             /* POST body, or a WebSocket message being reassembled */
+    bool in_too_large;
+    bool probe_reply; /* WebSocket probe: "3probe" is due */
+    bool close_now;   /* WebSocket: close at the next WRITEABLE */
+};
+
+/* eio_session.c */
+struct gw_eio_session *eio_session_new(struct gw_eio_engine *eng, const struct gw_eio_endpoint *ep,
+                                       bool websocket);
+struct gw_eio_session *eio_session_find(struct gw_eio_engine *eng, const char *sid);
+/* Handles one decoded packet that arrived on the active transport. Returns -1 when the session
+ * was closed because of it. */
+int eio_session_on_packet(struct gw_eio_session *s, const struct gw_eio_packet *pkt);
+struct gw_msg *eio_outbox_peek(struct gw_eio_session *s);
+struct gw_msg *eio_outbox_pop(struct gw_eio_session *s);
+/* Once the session is closing and no transport is attached, queues it to be freed by the next
+ * gw_eio_engine_reap(), so the pointer stays valid until the current callback returns. */
+void eio_session_maybe_free(struct gw_eio_session *s);
+void eio_session_reschedule(struct gw_eio_session *s);
+/* Asks the active transport to write (a message was queued, or the session is closing). */
+void eio_session_wake(struct gw_eio_session *s);
+
+/* eio_polling.c: lws HTTP callbacks on an Engine.IO path. Each returns what the lws callback
+ * must return. */
+int eio_poll_request(struct gw_eio_engine *eng, const struct gw_eio_endpoint *ep, struct lws *wsi,
+                     struct gw_conn *c);
+int eio_poll_body(struct lws *wsi, struct gw_conn *c, const void *in, size_t len);
+int eio_poll_body_done(struct gw_eio_engine *eng, struct lws *wsi, struct gw_conn *c);
+int eio_poll_writeable(struct lws *wsi, struct gw_conn *c);
+void eio_poll_detach(struct lws *wsi, struct gw_conn *c);
+
+/* eio_websocket.c: lws WebSocket callbacks on an Engine.IO path. */
+int eio_ws_confirm(struct gw_eio_engine *eng, const struct gw_eio_endpoint *ep, struct lws *wsi);
+int eio_ws_established(struct gw_eio_engine *eng, const struct gw_eio_endpoint *ep, struct lws *wsi,
+                       struct gw_conn *c);
+int eio_ws_receive(struct lws *wsi, struct gw_conn *c, const void *in, size_t len);
+int eio_ws_writeable(struct lws *wsi, struct gw_conn *c);
+void eio_ws_closed(struct lws *wsi, struct gw_conn *c);
+/* Makes a WebSocket close itself at its next WRITEABLE and detaches it from its session. */
+void eio_ws_close_later(struct lws *wsi);
+
+/* Reads an Engine.IO request's query into q. */
+void eio_read_query(struct lws *wsi, struct gw_eio_query *q);
+
+#endif

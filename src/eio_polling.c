@@ -1,0 +1,254 @@
+/* eio_polling.c -- the HTTP long-polling transport of Engine.IO.
+ *
+ * GET without sid is the handshake. GET with sid is a long poll: it is answered at once when
+ * packets are queued, and otherwise parked on the session until something is queued (a ping at
+ * the latest, every pingInterval). POST with sid carries a payload of packets from the client;
+ * it is answered "ok" once the whole body is in and its packets are handled.
+ *
+ * At most one GET may be parked: a second one is a protocol violation that closes the session
+ * (the first GET then gets the close packet). A client that aborts its parked GET has gone away,
+ * which closes the session too. While an upgrade is in flight every GET is answered with a noop
+ * so the client can finish it; after the upgrade, polling requests for the session get 400.
+ *
+ * Thread: the lws service thread.
+ */
+#include <string.h>
+
+#include "eio_internal.h"
+#include "gw/common.h"
+#include "gw/http.h"
+#include "gw/log.h"
+
+#define ARG_MAX 512
+
+void eio_read_query(struct lws *wsi, struct gw_eio_query *q)
+{
+    char arg[ARG_MAX];
+    gw_eio_query_init(q);
+    for (int i = 0;; i++) {
+        int n = lws_hdr_fragment_length(wsi, WSI_TOKEN_HTTP_URI_ARGS, i);
+        if (n <= 0)
+            break;
+        if ((size_t)n >= sizeof(arg))
+            continue; /* longer than any argument we read: someone else's parameter */
+        n = lws_hdr_copy_fragment(wsi, arg, sizeof(arg), WSI_TOKEN_HTTP_URI_ARGS, i);
+        if (n > 0)
+            gw_eio_query_add(q, arg, (size_t)n);
+    }
+}
+
+static int respond_error(struct gw_eio_engine *eng, struct lws *wsi, enum gw_eio_error e)
+{
+    struct gw_buf b = GW_BUF_INIT;
+    gw_eio_encode_error(&b, e);
+    int rc = gw_http_respond(wsi, eng->cors, e == GW_EIO_ERR_FORBIDDEN ? 403 : 400,
+                             "application/json", b.data, b.len);
+    gw_buf_free(&b);
+    return rc ? -1 : gw_http_done(wsi);
+}
+
+static int respond_text(struct gw_eio_engine *eng, struct lws *wsi, unsigned status,
+                        const char *ctype, const char *body, size_t len)
+{
+    if (gw_http_respond(wsi, eng->cors, status, ctype, body, len))
+        return -1;
+    return gw_http_done(wsi);
+}
+
+static int handshake(struct gw_eio_engine *eng, const struct gw_eio_endpoint *ep, struct lws *wsi)
+{
+    struct gw_eio_session *s = eio_session_new(eng, ep, false);
+    struct gw_buf b = GW_BUF_INIT;
+    gw_eio_encode_open(&b, s->sid, true, ep->settings.ping_interval_ms,
+                       ep->settings.ping_timeout_ms, ep->settings.max_payload);
+    ep->handler->on_open(s);
+    int rc = respond_text(eng, wsi, 200, "text/plain; charset=UTF-8", b.data, b.len);
+    gw_buf_free(&b);
+    return rc;
+}
+
+/* Joins the queued packets into one payload and answers the GET with it. */
+static int flush_get(struct gw_eio_session *s, struct lws *wsi)
+{
+    struct gw_buf b = GW_BUF_INIT;
+    struct gw_msg *m;
+    if (s->upgrading || s->websocket) {
+        gw_buf_append_char(&b, '6');
+    } else {
+        while ((m = eio_outbox_pop(s)) != NULL) {
+            gw_eio_payload_append(&b, gw_msg_payload(m), m->len, m->binary);
+            gw_msg_unref(m);
+        }
+        if (s->state == SESSION_CLOSING) {
+            /* The reference answers the client's own close with a noop, any other with close. */
+            char last = s->close_reason == GW_EIO_CLOSE_CLIENT ? '6' : '1';
+            gw_eio_payload_append(&b, &last, 1, false);
+        }
+    }
+    int rc = respond_text(s->eng, wsi, 200, "text/plain; charset=UTF-8", b.data, b.len);
+    gw_buf_free(&b);
+    return rc;
+}
+
+static int poll_get(struct gw_eio_engine *eng, struct gw_eio_session *s, struct lws *wsi,
+                    struct gw_conn *c)
+{
+    if (s->websocket)
+        return respond_error(eng, wsi, GW_EIO_ERR_BAD_REQUEST);
+    if (s->get) {
+        gw_log_debug("eio", "%s: overlapping GET, closing the session", s->sid);
+        gw_eio_session_close(s, GW_EIO_CLOSE_TRANSPORT_ERROR, false);
+        return respond_error(eng, wsi, GW_EIO_ERR_BAD_REQUEST);
+    }
+    if (s->upgrading || s->q_len)
+        return flush_get(s, wsi);
+    c->role = CONN_POLL_GET;
+    c->session = s;
+    s->get = wsi;
+    /* The session's heartbeat bounds how long the GET stays parked; lws must not time it out. */
+    lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
+    return 0;
+}
+
+static int poll_post_start(struct gw_eio_engine *eng, const struct gw_eio_endpoint *ep,
+                           struct gw_eio_session *s, struct lws *wsi, struct gw_conn *c)
+{
+    char len_str[24];
+    if (s->websocket)
+        return respond_error(eng, wsi, GW_EIO_ERR_BAD_REQUEST);
+    if (gw_http_header(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH, len_str, sizeof(len_str)) < 0 ||
+        lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING)) {
+        /* No length means lws would wait for 100 MB of body: refuse and hang up. */
+        respond_error(eng, wsi, GW_EIO_ERR_BAD_REQUEST);
+        return -1;
+    }
+    c->role = CONN_POLL_POST;
+    c->ep = ep;
+    memcpy(c->sid, s->sid, sizeof(c->sid));
+    return 0; /* the body follows in HTTP_BODY callbacks */
+}
+
+int eio_poll_request(struct gw_eio_engine *eng, const struct gw_eio_endpoint *ep, struct lws *wsi,
+                     struct gw_conn *c)
+{
+    struct gw_eio_query q;
+    enum gw_eio_error err;
+    enum gw_http_method method = gw_http_method(wsi);
+
+    if (method == GW_HTTP_OPTIONS) {
+        if (gw_http_preflight(wsi, eng->cors))
+            return -1;
+        return gw_http_done(wsi);
+    }
+    eio_read_query(wsi, &q);
+    if (gw_eio_query_check(&q, &err) < 0)
+        return respond_error(eng, wsi, err);
+    if (q.transport == GW_EIO_TRANSPORT_WEBSOCKET) /* a websocket request without the upgrade */
+        return respond_error(eng, wsi, GW_EIO_ERR_BAD_REQUEST);
+    if (!q.has_sid) {
+        if (method != GW_HTTP_GET)
+            return respond_error(eng, wsi, GW_EIO_ERR_BAD_HANDSHAKE_METHOD);
+        return handshake(eng, ep, wsi);
+    }
+    struct gw_eio_session *s = eio_session_find(eng, q.sid);
+    if (!s || s->ep != ep)
+        return respond_error(eng, wsi, GW_EIO_ERR_SESSION_UNKNOWN);
+    if (method == GW_HTTP_GET)
+        return poll_get(eng, s, wsi, c);
+    if (method == GW_HTTP_POST)
+        return poll_post_start(eng, ep, s, wsi, c);
+    return respond_error(eng, wsi, GW_EIO_ERR_BAD_REQUEST);
+}
+
+int eio_poll_body(struct lws *wsi, struct gw_conn *c, const void *in, size_t len)
+{
+    if (c->role != CONN_POLL_POST)
+        return 0;
+    if (c->in_too_large || c->in.len + len > c->ep->settings.max_payload) {
+        /* Keep reading (and dropping) so the answer can be a clean 413 on a live connection. */
+        c->in_too_large = true;
+        gw_buf_reset(&c->in);
+        return 0;
+    }
+    gw_buf_append(&c->in, in, len);
+    return 0;
+}
+
+/* Handles the packets of a complete POST body. Returns 0 when all went well, 1 when the client
+ * closed the session, -1 when the body was malformed and the session was closed. The session
+ * may be freed when this returns non-zero. */
+static int handle_payload(struct gw_eio_session *s, struct gw_buf *body)
+{
+    struct gw_eio_payload_iter it;
+    struct gw_eio_packet pkt;
+    int r;
+    if (!gw_utf8_valid(body->data, body->len)) {
+        gw_eio_session_close(s, GW_EIO_CLOSE_PARSE_ERROR, false);
+        return -1;
+    }
+    gw_eio_payload_iter_init(&it, body->data, body->len);
+    while ((r = gw_eio_payload_next(&it, &pkt)) > 0) {
+        if (pkt.type == GW_EIO_CLOSE) {
+            gw_eio_session_close(s, GW_EIO_CLOSE_CLIENT, false);
+            return 1;
+        }
+        if (eio_session_on_packet(s, &pkt) < 0)
+            return -1;
+        if (s->state != SESSION_OPEN)
+            return 1; /* the upper layer closed it: the request itself was fine */
+    }
+    if (r < 0) {
+        gw_eio_session_close(s, GW_EIO_CLOSE_PARSE_ERROR, false);
+        return -1;
+    }
+    return 0;
+}
+
+int eio_poll_body_done(struct gw_eio_engine *eng, struct lws *wsi, struct gw_conn *c)
+{
+    if (c->role != CONN_POLL_POST)
+        return 0;
+    int rc;
+    struct gw_eio_session *s = eio_session_find(eng, c->sid);
+    if (c->in_too_large) {
+        rc = respond_text(eng, wsi, 413, "text/plain; charset=UTF-8", "Payload Too Large", 17);
+    } else if (!s || s->websocket) {
+        rc = respond_error(eng, wsi, s ? GW_EIO_ERR_BAD_REQUEST : GW_EIO_ERR_SESSION_UNKNOWN);
+    } else if (handle_payload(s, &c->in) < 0) {
+        rc = respond_error(eng, wsi, GW_EIO_ERR_BAD_REQUEST);
+    } else {
+        rc = respond_text(eng, wsi, 200, "text/html", "ok", 2);
+    }
+    /* c was freed by lws if the transaction completed; only the local rc is left. */
+    return rc;
+}
+
+int eio_poll_writeable(struct lws *wsi, struct gw_conn *c)
+{
+    struct gw_eio_session *s = c->session;
+    if (c->role != CONN_POLL_GET || !s)
+        return 0; /* a spurious wake: lws may send them */
+    if (!s->q_len && s->state == SESSION_OPEN && !s->upgrading && !s->websocket)
+        return 0;
+    s->get = NULL;
+    c->session = NULL;
+    int rc = flush_get(s, wsi);
+    eio_session_maybe_free(s);
+    return rc;
+}
+
+void eio_poll_detach(struct lws *wsi, struct gw_conn *c)
+{
+    struct gw_eio_session *s = c->session;
+    if (s && c->role == CONN_POLL_GET && s->get == wsi) {
+        /* The client aborted its parked GET: it has gone away. */
+        s->get = NULL;
+        c->session = NULL;
+        if (s->state == SESSION_OPEN)
+            gw_eio_session_close(s, GW_EIO_CLOSE_TRANSPORT_CLOSE, false); /* may free s */
+        else
+            eio_session_maybe_free(s);
+    }
+    gw_buf_free(&c->in);
+    c->role = CONN_NONE;
+}

@@ -1,0 +1,313 @@
+/* server.c -- the lws context and the one protocol callback that dispatches everything.
+ *
+ * DESIGN
+ *
+ * One lws context on the libuv event lib (Debian's default poll() loop collapses past a few
+ * thousand sockets), one vhost, one protocol that handles both HTTP and WebSocket: clients send
+ * no Sec-WebSocket-Protocol, so lws binds them to protocols[0]. This file is the only one that
+ * knows lws callback reasons; it maps them onto the Engine.IO transports and the HTTP routes.
+ *
+ * Cross-thread work arrives through gw_server_wake() = lws_cancel_service(), the only lws call
+ * that is safe from another thread; lws answers with LWS_CALLBACK_EVENT_WAIT_CANCELLED on the
+ * loop thread, where on_wake drains whatever mailbox the owner has.
+ *
+ * Shutdown: SIGINT/SIGTERM arrive as a libuv signal on the loop thread. The server stops
+ * listening, lets the owner stop its producers (on_stop), closes every session with a flush,
+ * and polls until they are gone (at most SHUTDOWN_GRACE_MS), then destroys the context so
+ * lws_service() returns.
+ *
+ * Thread: the loop thread, except gw_server_wake().
+ */
+#include "gw/server.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "eio_internal.h"
+#include "gw/common.h"
+#include "gw/http.h"
+#include "gw/log.h"
+
+#define SHUTDOWN_GRACE_MS 2000
+#define SHUTDOWN_POLL_MS 20
+#define RX_BUFFER_SIZE 2048
+#define PATH_MAX_LEN 512
+
+struct gw_server {
+    struct gw_server_options opt;
+    struct lws_context *ctx;
+    struct lws_vhost *vhost;
+    struct gw_eio_engine *eng;
+    struct lws_protocols protocols[2];
+    lws_sorted_usec_list_t shutdown_sul;
+    uint64_t shutdown_deadline;
+    bool stopping;
+    bool destroyed;
+    bool tls;
+};
+
+/* lws hands the signal callback no user pointer; a process runs one server. */
+static struct gw_server *signal_target;
+
+/* Matches "/socket.io/" against a request path with or without the trailing slash. */
+static bool path_is(const char *want, const char *path)
+{
+    size_t n = strlen(want);
+    if (strcmp(want, path) == 0)
+        return true;
+    return n > 1 && want[n - 1] == '/' && strlen(path) == n - 1 && memcmp(want, path, n - 1) == 0;
+}
+
+static const struct gw_eio_endpoint *find_endpoint(struct gw_server *srv, const char *path)
+{
+    for (size_t i = 0; i < srv->opt.n_endpoints; i++) {
+        if (path_is(srv->opt.endpoints[i].path, path))
+            return &srv->opt.endpoints[i];
+    }
+    return NULL;
+}
+
+static const struct gw_eio_endpoint *endpoint_of(struct gw_server *srv, struct lws *wsi)
+{
+    char path[PATH_MAX_LEN];
+    int n = gw_http_header(wsi, WSI_TOKEN_GET_URI, path, sizeof(path));
+    return n > 0 ? find_endpoint(srv, path) : NULL;
+}
+
+static int http_request(struct gw_server *srv, struct lws *wsi, struct gw_conn *c, const char *path)
+{
+    const struct gw_eio_endpoint *ep = find_endpoint(srv, path);
+    if (ep) {
+        if (srv->stopping) {
+            gw_http_respond(wsi, srv->opt.cors, 503, "text/plain", "shutting down", 13);
+            return -1;
+        }
+        return eio_poll_request(srv->eng, ep, wsi, c);
+    }
+    for (size_t i = 0; i < srv->opt.n_routes; i++) {
+        const struct gw_http_route *r = &srv->opt.routes[i];
+        if (strcmp(r->path, path) != 0)
+            continue;
+        if (gw_http_method(wsi) != GW_HTTP_GET) {
+            if (gw_http_respond(wsi, srv->opt.cors, 405, "application/json",
+                                "{\"status\":\"error\",\"message\":\"Method not allowed\"}", 49))
+                return -1;
+            return gw_http_done(wsi);
+        }
+        if (r->handle(wsi, r->ud))
+            return -1;
+        return gw_http_done(wsi);
+    }
+    static const char not_found[] = "{\"status\":\"error\",\"message\":\"Not found\"}";
+    if (gw_http_respond(wsi, srv->opt.cors, 404, "application/json", not_found,
+                        sizeof(not_found) - 1))
+        return -1;
+    return gw_http_done(wsi);
+}
+
+static int dispatch(struct gw_server *srv, struct lws *wsi, enum lws_callback_reasons reason,
+                    struct gw_conn *c, void *in, size_t len)
+{
+    const struct gw_eio_endpoint *ep;
+
+    switch (reason) {
+    case LWS_CALLBACK_HTTP:
+        return http_request(srv, wsi, c, in);
+    case LWS_CALLBACK_HTTP_BODY:
+        return eio_poll_body(wsi, c, in, len);
+    case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+        return eio_poll_body_done(srv->eng, wsi, c);
+    case LWS_CALLBACK_HTTP_WRITEABLE:
+        return eio_poll_writeable(wsi, c);
+    case LWS_CALLBACK_CLOSED_HTTP:
+    case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
+        if (c)
+            eio_poll_detach(wsi, c);
+        return 0;
+
+    case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+        ep = endpoint_of(srv, wsi);
+        if (!ep || srv->stopping || strcmp(in, "websocket") != 0) {
+            gw_http_respond(wsi, srv->opt.cors, ep ? 503 : 404, "text/plain", "", 0);
+            return 1;
+        }
+        return eio_ws_confirm(srv->eng, ep, wsi);
+    case LWS_CALLBACK_ESTABLISHED:
+        ep = endpoint_of(srv, wsi);
+        if (!ep)
+            return -1;
+        return eio_ws_established(srv->eng, ep, wsi, c);
+    case LWS_CALLBACK_RECEIVE:
+        return eio_ws_receive(wsi, c, in, len);
+    case LWS_CALLBACK_SERVER_WRITEABLE:
+        return eio_ws_writeable(wsi, c);
+    case LWS_CALLBACK_CLOSED:
+        eio_ws_closed(wsi, c);
+        return 0;
+
+    case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+        if (srv->opt.on_wake && !srv->destroyed)
+            srv->opt.on_wake(srv->opt.ud);
+        return 0;
+    default:
+        return 0;
+    }
+}
+
+static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                    size_t len)
+{
+    struct lws_context *ctx = lws_get_context(wsi);
+    struct gw_server *srv = ctx ? lws_context_user(ctx) : NULL;
+    if (!srv)
+        return 0;
+    int rc = dispatch(srv, wsi, reason, user, in, len);
+    gw_eio_engine_reap(srv->eng);
+    return rc;
+}
+
+static void finish_shutdown(lws_sorted_usec_list_t *sul)
+{
+    struct gw_server *srv = GW_CONTAINER_OF(sul, struct gw_server, shutdown_sul);
+    if (gw_eio_engine_session_count(srv->eng) == 0 && gw_now_ms() < srv->shutdown_deadline &&
+        !srv->destroyed) {
+        /* Sessions are gone from the map; give their transports a few ms to flush. */
+        srv->shutdown_deadline = 0;
+    }
+    if (srv->shutdown_deadline && gw_now_ms() < srv->shutdown_deadline) {
+        lws_sul_schedule(srv->ctx, 0, &srv->shutdown_sul, finish_shutdown,
+                         SHUTDOWN_POLL_MS * LWS_US_PER_MS);
+        return;
+    }
+    if (srv->destroyed)
+        return;
+    srv->destroyed = true;
+    gw_log_info("server", "shutdown complete");
+    gw_eio_engine_detach(srv->eng);
+    lws_context_destroy(srv->ctx);
+}
+
+void gw_server_stop(struct gw_server *srv)
+{
+    if (srv->stopping)
+        return;
+    srv->stopping = true;
+    gw_log_info("server", "shutting down: %zu sessions to close",
+                gw_eio_engine_session_count(srv->eng));
+    if (srv->opt.on_stop)
+        srv->opt.on_stop(srv->opt.ud);
+    gw_eio_engine_close_all(srv->eng);
+    srv->shutdown_deadline = gw_now_ms() + SHUTDOWN_GRACE_MS;
+    lws_sul_schedule(srv->ctx, 0, &srv->shutdown_sul, finish_shutdown,
+                     SHUTDOWN_POLL_MS * LWS_US_PER_MS);
+}
+
+static void on_signal(void *handle, int signum)
+{
+    if (signal_target && (signum == SIGINT || signum == SIGTERM))
+        gw_server_stop(signal_target);
+}
+
+void gw_server_wake(struct gw_server *srv)
+{
+    lws_cancel_service(srv->ctx);
+}
+
+static const char *bind_address(const char *host)
+{
+    /* lws binds every interface when iface is NULL. */
+    if (!host || !*host || strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0)
+        return NULL;
+    return host;
+}
+
+struct gw_server *gw_server_new(const struct gw_server_options *opt, char *err)
+{
+    struct lws_context_creation_info info;
+    struct gw_server *srv = gw_calloc(1, sizeof(*srv));
+    srv->opt = *opt;
+    srv->eng = gw_eio_engine_new(opt->cors);
+    srv->tls = opt->tls_cert_file && opt->tls_key_file;
+
+    srv->protocols[0].name = "engine.io";
+    srv->protocols[0].callback = callback;
+    srv->protocols[0].per_session_data_size = sizeof(struct gw_conn);
+    srv->protocols[0].rx_buffer_size = RX_BUFFER_SIZE;
+
+    memset(&info, 0, sizeof(info));
+    info.port = opt->port;
+    info.iface = bind_address(opt->host);
+    info.protocols = srv->protocols;
+    info.user = srv;
+    info.signal_cb = on_signal;
+    info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_UV_NO_SIGSEGV_SIGFPE_SPIN |
+                   LWS_SERVER_OPTION_VALIDATE_UTF8 | LWS_SERVER_OPTION_DISABLE_IPV6;
+    info.timeout_secs = 10; /* headers must arrive in time (slowloris) */
+    info.keepalive_timeout = 60;
+    if (srv->tls) {
+        info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+        info.ssl_cert_filepath = opt->tls_cert_file;
+        info.ssl_private_key_filepath = opt->tls_key_file;
+        info.alpn = "http/1.1";
+    }
+    signal_target = srv;
+    srv->ctx = lws_create_context(&info);
+    if (!srv->ctx) {
+        gw_set_error(err, "cannot listen on %s:%d%s (port in use, bad address%s?)",
+                     opt->host ? opt->host : "0.0.0.0", opt->port, srv->tls ? " with TLS" : "",
+                     srv->tls ? ", or unreadable certificate or key" : "");
+        goto fail;
+    }
+    srv->vhost = lws_get_vhost_by_name(srv->ctx, "default");
+    gw_eio_engine_attach(srv->eng, srv->ctx);
+    return srv;
+fail:
+    signal_target = NULL;
+    gw_eio_engine_detach(srv->eng);
+    gw_eio_engine_free(srv->eng);
+    free(srv);
+    return NULL;
+}
+
+int gw_server_run(struct gw_server *srv)
+{
+    printf("%s listening on %s://%s:%d\n", srv->opt.name, srv->tls ? "https" : "http",
+           srv->opt.host ? srv->opt.host : "0.0.0.0", gw_server_port(srv));
+    fflush(stdout);
+    gw_log_info("server", "listening on %s:%d%s", srv->opt.host ? srv->opt.host : "0.0.0.0",
+                gw_server_port(srv), srv->tls ? " (TLS)" : "");
+    while (!lws_service(srv->ctx, 0))
+        ;
+    return 0;
+}
+
+void gw_server_free(struct gw_server *srv)
+{
+    if (!srv)
+        return;
+    gw_eio_engine_detach(srv->eng);
+    if (!srv->destroyed)
+        lws_context_destroy(srv->ctx);
+    lws_context_destroy(srv->ctx); /* second call completes the libuv teardown */
+    gw_eio_engine_free(srv->eng);
+    if (signal_target == srv)
+        signal_target = NULL;
+    free(srv);
+}
+
+int gw_server_port(const struct gw_server *srv)
+{
+    return srv->vhost ? lws_get_vhost_listen_port(srv->vhost) : srv->opt.port;
+}
+
+struct gw_eio_engine *gw_server_engine(struct gw_server *srv)
+{
+    return srv->eng;
+}
+
+struct lws_context *gw_server_context(struct gw_server *srv)
+{
+    return srv->ctx;
+}
