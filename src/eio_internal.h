@@ -9,6 +9,7 @@
 #include <libwebsockets.h>
 
 #include "gw/buf.h"
+#include "gw/chunked.h"
 #include "gw/cors.h"
 #include "gw/eio.h"
 #include "gw/eio_codec.h"
@@ -76,6 +77,9 @@ struct gw_conn {
     char sid[GW_EIO_SID_LEN + 1]; /* POST: the session the body is for */
     struct gw_buf in;             /* POST body, or a WebSocket message being reassembled */
     bool in_too_large;
+    bool chunked; /* POST: Transfer-Encoding: chunked, decoded by dechunk */
+    struct gw_chunked dechunk;
+    size_t in_total;  /* POST: decoded body bytes so far, kept or not */
     bool probe_reply; /* WebSocket probe: "3probe" is due */
     bool close_now;   /* WebSocket: close at the next WRITEABLE */
 };
@@ -100,7 +104,8 @@ void eio_session_wake(struct gw_eio_session *s);
  * must return. */
 int eio_poll_request(struct gw_eio_engine *eng, const struct gw_eio_endpoint *ep, struct lws *wsi,
                      struct gw_conn *c);
-int eio_poll_body(struct lws *wsi, struct gw_conn *c, const void *in, size_t len);
+int eio_poll_body(struct gw_eio_engine *eng, struct lws *wsi, struct gw_conn *c, const void *in,
+                  size_t len);
 int eio_poll_body_done(struct gw_eio_engine *eng, struct lws *wsi, struct gw_conn *c);
 int eio_poll_writeable(struct lws *wsi, struct gw_conn *c);
 void eio_poll_detach(struct lws *wsi, struct gw_conn *c);

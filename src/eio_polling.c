@@ -13,6 +13,7 @@
  * Thread: the lws service thread.
  */
 #include <string.h>
+#include <strings.h>
 
 #include "eio_internal.h"
 #include "gw/common.h"
@@ -113,13 +114,19 @@ static int poll_get(struct gw_eio_engine *eng, struct gw_eio_session *s, struct 
 static int poll_post_start(struct gw_eio_engine *eng, const struct gw_eio_endpoint *ep,
                            struct gw_eio_session *s, struct lws *wsi, struct gw_conn *c)
 {
-    char len_str[24];
+    char len_str[24], te[64];
     if (s->websocket)
         return respond_error(eng, wsi, GW_EIO_ERR_BAD_REQUEST);
-    if (gw_http_header(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH, len_str, sizeof(len_str)) < 0 ||
-        lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING)) {
-        /* No length means lws would wait for 100 MB of body: refuse and hang up. */
-        respond_error(eng, wsi, GW_EIO_ERR_BAD_REQUEST);
+    if (gw_http_header(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING, te, sizeof(te)) > 0) {
+        if (strcasecmp(te, "chunked") != 0) {
+            respond_text(eng, wsi, 501, "text/plain", "Transfer-Encoding not supported", 31);
+            return -1;
+        }
+        c->chunked = true;
+        gw_chunked_init(&c->dechunk);
+    } else if (gw_http_header(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH, len_str, sizeof(len_str)) < 0) {
+        /* Neither length nor chunks: lws would wait for 100 MB of body. */
+        respond_text(eng, wsi, 411, "text/plain", "Length Required", 15);
         return -1;
     }
     c->role = CONN_POLL_POST;
@@ -160,18 +167,42 @@ int eio_poll_request(struct gw_eio_engine *eng, const struct gw_eio_endpoint *ep
     return respond_error(eng, wsi, GW_EIO_ERR_BAD_REQUEST);
 }
 
-int eio_poll_body(struct lws *wsi, struct gw_conn *c, const void *in, size_t len)
+/* Keeps body bytes up to maxPayload; past it, drops them but keeps reading, so the answer can
+ * be a clean 413 on a live connection. */
+static void take_body(struct gw_conn *c, const void *in, size_t len)
+{
+    c->in_total += len;
+    if (c->in_too_large || c->in_total > c->ep->settings.max_payload) {
+        c->in_too_large = true;
+        gw_buf_free(&c->in);
+        return;
+    }
+    gw_buf_append(&c->in, in, len);
+}
+
+int eio_poll_body(struct gw_eio_engine *eng, struct lws *wsi, struct gw_conn *c, const void *in,
+                  size_t len)
 {
     if (c->role != CONN_POLL_POST)
         return 0;
-    if (c->in_too_large || c->in.len + len > c->ep->settings.max_payload) {
-        /* Keep reading (and dropping) so the answer can be a clean 413 on a live connection. */
-        c->in_too_large = true;
-        gw_buf_reset(&c->in);
+    if (!c->chunked) {
+        take_body(c, in, len);
         return 0;
     }
-    gw_buf_append(&c->in, in, len);
-    return 0;
+    /* lws 4.1 passes chunked bodies through undecoded and never sees their end: decode here,
+     * answer when the last chunk is in, and end the connection (the response said close). */
+    struct gw_buf plain = GW_BUF_INIT;
+    size_t n = 0;
+    enum gw_chunked_status st = gw_chunked_feed(&c->dechunk, in, len, &plain, &n);
+    take_body(c, plain.data, plain.len);
+    gw_buf_free(&plain);
+    if (st == GW_CHUNKED_MORE)
+        return 0;
+    if (st == GW_CHUNKED_ERROR)
+        respond_text(eng, wsi, 400, "text/plain", "Malformed chunked body", 22);
+    else
+        eio_poll_body_done(eng, wsi, c);
+    return -1;
 }
 
 /* Handles the packets of a complete POST body. Returns 0 when all went well, 1 when the client

@@ -61,10 +61,13 @@ static int add_cors(struct lws *wsi, const struct gw_cors *cors, unsigned char *
 }
 
 /* lws closes after the response when the request asked for it, but does not say so; a client
- * that is not told may reuse the socket and see its next request hang up. */
+ * that is not told may reuse the socket and see its next request hang up. A chunked request
+ * also ends its connection: see eio_polling.c. */
 static bool closes_after(struct lws *wsi)
 {
     char conn[128], version[16];
+    if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING))
+        return true; /* lws cannot find the end of a chunked request: no second request */
     bool http10 = gw_http_header(wsi, WSI_TOKEN_HTTP, version, sizeof(version)) > 0 &&
                   strcmp(version, "HTTP/1.0") == 0;
     if (gw_http_header(wsi, WSI_TOKEN_CONNECTION, conn, sizeof(conn)) < 0)

@@ -116,7 +116,7 @@ static int dispatch(struct gw_server *srv, struct lws *wsi, enum lws_callback_re
     case LWS_CALLBACK_HTTP:
         return http_request(srv, wsi, c, in);
     case LWS_CALLBACK_HTTP_BODY:
-        return eio_poll_body(wsi, c, in, len);
+        return eio_poll_body(srv->eng, wsi, c, in, len);
     case LWS_CALLBACK_HTTP_BODY_COMPLETION:
         return eio_poll_body_done(srv->eng, wsi, c);
     case LWS_CALLBACK_HTTP_WRITEABLE:
