@@ -460,12 +460,17 @@ void emu_crud_insert(struct emu_ctx *x)
                 bson_destroy(stored);
                 write_error(&errs, &nerr, i, 10334, "object to insert exceeds the maximum size");
             } else {
-                char msg[512];
-                dup_key_message(x->db, name, stored, msg, sizeof msg);
-                if (emu_store_insert(x->srv->store, c, stored) == 0)
-                    n++;
-                else
+                bson_value_t id;
+                emu_doc_path_get(stored, "_id", &id);
+                if (emu_store_find_id(c, &id) >= 0) {
+                    /* The message is built only for the rare duplicate: it costs a JSON dump. */
+                    char msg[512];
+                    dup_key_message(x->db, name, stored, msg, sizeof msg);
+                    bson_destroy(stored);
                     write_error(&errs, &nerr, i, 11000, msg);
+                } else if (emu_store_insert(x->srv->store, c, stored) == 0) {
+                    n++;
+                }
             }
         }
         if (nerr && ordered)

@@ -42,7 +42,7 @@ int main(int argc, char **argv)
         {"oplog-size", required_argument, NULL, 'o'},
         {"dbpath", required_argument, NULL, 'd'},
         {"max-wire-version", required_argument, NULL, 'w'},
-        {"help", no_argument, NULL, '?'},
+        {"help", no_argument, NULL, 'H'},
         {NULL, 0, NULL, 0},
     };
     int ch;
@@ -86,10 +86,12 @@ int main(int argc, char **argv)
             }
             cfg.max_wire = (int)v;
             break;
+        case 'H':
+            usage(stdout);
+            return 0;
         default:
-            usage(ch == '?' && optind <= argc && !strcmp(argv[optind - 1], "--help") ? stdout
-                                                                                     : stderr);
-            return ch == '?' && !strcmp(argv[optind - 1], "--help") ? 0 : 2;
+            usage(stderr);
+            return 2;
         }
     }
     if (optind < argc) {

@@ -256,6 +256,10 @@ static bool conn_pump(struct emu_server *srv, struct emu_conn *c)
         ssize_t n = recv(c->fd, dst, want, 0);
         if (n > 0) {
             c->in.len += (size_t)n;
+            /* A short read drained the socket; edge-triggered epoll reports the next arrival,
+             * so the EAGAIN round trip can be skipped. */
+            if ((size_t)n < want)
+                c->readable = false;
         } else if (n < 0 && errno == EINTR) {
             continue;
         } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
