@@ -122,5 +122,7 @@ void eio_ws_close_later(struct lws *wsi);
 
 /* Reads an Engine.IO request's query into q. */
 void eio_read_query(struct lws *wsi, struct gw_eio_query *q);
+/* Calls the endpoint's on_open with what the handshake request carried. */
+void eio_open_session(struct gw_eio_session *s, struct lws *wsi);
 
 #endif

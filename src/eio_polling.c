@@ -38,6 +38,17 @@ void eio_read_query(struct lws *wsi, struct gw_eio_query *q)
     }
 }
 
+void eio_open_session(struct gw_eio_session *s, struct lws *wsi)
+{
+    char auth[GW_HEADER_VALUE_MAX], token[GW_HEADER_VALUE_MAX];
+    struct gw_eio_request req = {
+        .authorization =
+            gw_http_header(wsi, WSI_TOKEN_HTTP_AUTHORIZATION, auth, sizeof(auth)) > 0 ? auth : NULL,
+        .query_token = lws_get_urlarg_by_name(wsi, "token=", token, sizeof(token)),
+    };
+    s->ep->handler->on_open(s, &req);
+}
+
 static int respond_error(struct gw_eio_engine *eng, struct lws *wsi, enum gw_eio_error e)
 {
     struct gw_buf b = GW_BUF_INIT;
@@ -62,7 +73,7 @@ static int handshake(struct gw_eio_engine *eng, const struct gw_eio_endpoint *ep
     struct gw_buf b = GW_BUF_INIT;
     gw_eio_encode_open(&b, s->sid, true, ep->settings.ping_interval_ms,
                        ep->settings.ping_timeout_ms, ep->settings.max_payload);
-    ep->handler->on_open(s);
+    eio_open_session(s, wsi);
     int rc = respond_text(eng, wsi, 200, "text/plain; charset=UTF-8", b.data, b.len);
     gw_buf_free(&b);
     return rc;

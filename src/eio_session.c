@@ -368,6 +368,11 @@ void gw_eio_session_set_timer(struct gw_eio_session *s, uint64_t due_ms)
     eio_session_reschedule(s);
 }
 
+bool gw_eio_session_is_open(const struct gw_eio_session *s)
+{
+    return s->state == SESSION_OPEN;
+}
+
 const char *gw_eio_session_sid(const struct gw_eio_session *s)
 {
     return s->sid;

@@ -74,7 +74,7 @@ int eio_ws_established(struct gw_eio_engine *eng, const struct gw_eio_endpoint *
         c->session = s;
         gw_eio_session_send(s, open);
         gw_msg_unref(open);
-        ep->handler->on_open(s);
+        eio_open_session(s, wsi);
         return 0;
     }
     /* Checked in eio_ws_confirm, but the session may have gone in between. */

@@ -42,9 +42,16 @@ enum gw_eio_close_reason {
 
 const char *gw_eio_close_reason_str(enum gw_eio_close_reason r);
 
+/* What the handshake request said that an upper layer may need later (borrowed for the
+ * on_open call only: copy what you keep). */
+struct gw_eio_request {
+    const char *authorization; /* Authorization header, or NULL */
+    const char *query_token;   /* ?token= (URL-decoded), or NULL */
+};
+
 struct gw_eio_handler {
     /* A session was opened by a handshake. */
-    void (*on_open)(struct gw_eio_session *s);
+    void (*on_open)(struct gw_eio_session *s, const struct gw_eio_request *req);
     /* A message packet arrived (data borrowed for the call). Return -1 to close the session as a
      * parse error. */
     int (*on_message)(struct gw_eio_session *s, const char *data, size_t len, bool binary);
@@ -86,6 +93,9 @@ void gw_eio_session_close(struct gw_eio_session *s, enum gw_eio_close_reason why
 /* Arms (due_ms > 0, gw_now_ms clock) or disarms (0) the session's upper-layer deadline. */
 void gw_eio_session_set_timer(struct gw_eio_session *s, uint64_t due_ms);
 
+/* False once the session is closing: after calling into code that may close it, check this
+ * before touching state of your own that on_close frees. */
+bool gw_eio_session_is_open(const struct gw_eio_session *s);
 const char *gw_eio_session_sid(const struct gw_eio_session *s);
 bool gw_eio_session_is_websocket(const struct gw_eio_session *s);
 void *gw_eio_session_endpoint_ud(const struct gw_eio_session *s);

@@ -15,6 +15,9 @@
 
 struct lws;
 
+/* The longest header value (Authorization, a token parameter) the gateway reads. */
+#define GW_HEADER_VALUE_MAX 8192
+
 enum gw_http_method {
     GW_HTTP_GET,
     GW_HTTP_POST,
