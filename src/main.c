@@ -1,6 +1,166 @@
+/* main.c -- notify-gateway: configuration, then the server, until SIGINT/SIGTERM.
+ *
+ * Exit codes: 0 after a graceful shutdown, 2 for a configuration problem (one line per bad
+ * variable on stderr), 1 when the server cannot start (port in use, TLS files unusable).
+ */
 #include <stdio.h>
-int main(void)
+#include <stdlib.h>
+#include <string.h>
+
+#include "gw/common.h"
+#include "gw/config.h"
+#include "gw/cors.h"
+#include "gw/gateway.h"
+#include "gw/health.h"
+#include "gw/http.h"
+#include "gw/log.h"
+#include "gw/server.h"
+
+struct app {
+    const struct gw_config *cfg;
+    struct gw_gateway *gateway;
+    struct gw_server *server;
+    struct gw_cors cors;
+    uint64_t started_ms;
+};
+
+static void snapshot(struct app *a, struct gw_health_snapshot *s)
 {
-    puts("notify-gateway " GW_VERSION);
+    memset(s, 0, sizeof(*s));
+    s->uptime_s = (gw_now_ms() - a->started_ms) / 1000;
+    s->sockets = gw_gateway_socket_count(a->gateway);
+    s->users = gw_gateway_user_count(a->gateway);
+    s->engine_sessions = gw_eio_engine_session_count(gw_server_engine(a->server));
+    s->gateway = gw_gateway_stats(a->gateway);
+    s->cs_enabled = a->cfg->change_streams;
+}
+
+static int respond(struct lws *wsi, struct app *a, unsigned status, const char *ctype,
+                   struct gw_buf *b)
+{
+    int rc = gw_http_respond(wsi, &a->cors, status, ctype, b->data, b->len);
+    gw_buf_free(b);
+    return rc;
+}
+
+static int route_health(struct lws *wsi, void *ud)
+{
+    struct gw_health_snapshot s;
+    struct gw_buf b = GW_BUF_INIT;
+    snapshot(ud, &s);
+    unsigned status = gw_health_json(&b, &s);
+    return respond(wsi, ud, status, "application/json", &b);
+}
+
+static int route_change_streams(struct lws *wsi, void *ud)
+{
+    struct gw_health_snapshot s;
+    struct gw_buf b = GW_BUF_INIT;
+    snapshot(ud, &s);
+    gw_health_change_streams_json(&b, &s);
+    return respond(wsi, ud, 200, "application/json", &b);
+}
+
+static int route_metrics(struct lws *wsi, void *ud)
+{
+    struct gw_health_snapshot s;
+    struct gw_buf b = GW_BUF_INIT;
+    snapshot(ud, &s);
+    gw_health_metrics(&b, &s);
+    return respond(wsi, ud, 200, "text/plain; version=0.0.4; charset=utf-8", &b);
+}
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: notify-gateway [--help | --version]\n\n"
+                 "A Socket.IO notification gateway: it watches a MongoDB collection with a change\n"
+                 "stream and emits each inserted notification to every socket of its user.\n"
+                 "It is configured by environment variables:\n\n");
+    gw_config_print_help(out);
+}
+
+static int serve(struct app *a)
+{
+    const struct gw_config *cfg = a->cfg;
+    char err[GW_ERR_LEN];
+    struct gw_eio_settings eio = {
+        .ping_interval_ms = cfg->ping_interval_ms,
+        .ping_timeout_ms = cfg->ping_timeout_ms,
+        .max_payload = cfg->max_payload,
+        .outbox_max_bytes = cfg->outbox_max_bytes,
+        .upgrade_timeout_ms = 10000,
+    };
+    a->gateway = gw_gateway_new(cfg, &eio, err);
+    if (!a->gateway) {
+        fprintf(stderr, "notify-gateway: %s\n", err);
+        return 2;
+    }
+    const struct gw_http_route routes[] = {
+        {"/api/health", route_health, a},
+        {"/api/health/change-streams", route_change_streams, a},
+        {"/metrics", route_metrics, a},
+    };
+    struct gw_server_options opt = {
+        .name = "notify-gateway",
+        .host = cfg->host,
+        .port = cfg->port,
+        .tls_cert_file = cfg->tls_cert_file,
+        .tls_key_file = cfg->tls_key_file,
+        .cors = &a->cors,
+        .endpoints = gw_gateway_endpoint(a->gateway),
+        .n_endpoints = 1,
+        .routes = routes,
+        .n_routes = GW_ARRAY_SIZE(routes),
+    };
+    a->server = gw_server_new(&opt, err);
+    if (!a->server) {
+        gw_log_error("main", "%s", err);
+        gw_gateway_free(a->gateway);
+        return 1;
+    }
+    a->started_ms = gw_now_ms();
+    gw_server_run(a->server);
+    gw_server_free(a->server);
+    gw_gateway_free(a->gateway);
     return 0;
+}
+
+int main(int argc, char **argv)
+{
+    struct gw_config cfg;
+    struct app a = {.cfg = &cfg};
+    char err[4096];
+
+    if (argc > 1) {
+        if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+            usage(stdout);
+            return 0;
+        }
+        if (strcmp(argv[1], "--version") == 0) {
+            printf("notify-gateway %s\n", GW_VERSION);
+            return 0;
+        }
+        fprintf(stderr, "notify-gateway: unknown argument \"%s\" (try --help)\n", argv[1]);
+        return 2;
+    }
+    if (gw_config_load(&cfg, err, sizeof(err)) < 0) {
+        fputs(err, stderr);
+        return 2;
+    }
+    if (gw_config_require_key(&cfg, err) < 0) {
+        fprintf(stderr, "notify-gateway: %s\n", err);
+        gw_config_free(&cfg);
+        return 2;
+    }
+    gw_log_init(cfg.debug, cfg.log_format);
+    gw_config_log(&cfg);
+    if (gw_cors_init(&a.cors, cfg.cors_origins, err) < 0) {
+        fprintf(stderr, "CORS_ORIGINS: %s\n", err);
+        gw_config_free(&cfg);
+        return 2;
+    }
+    int rc = serve(&a);
+    gw_cors_fini(&a.cors);
+    gw_config_free(&cfg);
+    return rc;
 }
