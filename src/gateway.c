@@ -111,9 +111,11 @@ static void evict(void *owner, void *ud)
 {
     struct gw_gateway *gw = ud;
     gw->stats.evicted++;
-    gw_log_debug("gateway", "socket %s: over the per-user socket cap, closing the oldest",
+    gw_log_debug("gateway", "socket %s: over the per-user socket cap, disconnecting the oldest",
                  gw_sio_socket_id(owner));
-    gw_sio_socket_close_transport(owner);
+    /* A Socket.IO DISCONNECT, not a transport close: the client must not come back and evict
+     * the next oldest tab in turn. */
+    gw_sio_socket_disconnect(owner);
 }
 
 static const struct gw_sio_app gateway_app = {

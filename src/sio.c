@@ -409,6 +409,20 @@ void gw_sio_socket_close_transport(struct gw_sio_socket *sock)
     gw_eio_session_close(sock->client->eio, GW_EIO_CLOSE_FORCED, true);
 }
 
+void gw_sio_socket_disconnect(struct gw_sio_socket *sock)
+{
+    struct sio_client *c = sock->client;
+    struct gw_buf b = GW_BUF_INIT;
+    gw_sio_encode_text(&b, GW_SIO_DISCONNECT, nsp_arg(sock->nsp), GW_SIO_NO_ID, NULL, 0);
+    send_text(c, &b);
+    gw_buf_free(&b);
+    unlink_socket(c, sock);
+    c->srv->opt.app->on_disconnect(c->srv->opt.app_ud, sock, "server namespace disconnect");
+    free_socket(sock);
+    if (!c->sockets && gw_eio_session_is_open(c->eio))
+        gw_eio_session_close(c->eio, GW_EIO_CLOSE_FORCED, true);
+}
+
 void gw_sio_socket_set_deadline(struct gw_sio_socket *sock, uint64_t due_ms)
 {
     struct sio_client *c = sock->client;

@@ -77,6 +77,11 @@ void gw_sio_socket_emit_binary(struct gw_sio_socket *sock, const char *args_json
 /* Closes the whole Engine.IO connection the socket lives on. The stock client reconnects by
  * itself (unlike after a Socket.IO DISCONNECT, which it takes as final). */
 void gw_sio_socket_close_transport(struct gw_sio_socket *sock);
+/* Disconnects the socket from its namespace for good: sends DISCONNECT (the stock client then
+ * reports "io server disconnect" and does not reconnect), tells the app (on_disconnect with
+ * "server namespace disconnect") and frees the socket; the connection closes after a flush
+ * when it has no other socket. sock is invalid afterwards. */
+void gw_sio_socket_disconnect(struct gw_sio_socket *sock);
 /* Arms (due_ms > 0, gw_now_ms clock) or disarms (0) an app deadline for the socket's
  * connection; on_deadline is called when it passes. */
 void gw_sio_socket_set_deadline(struct gw_sio_socket *sock, uint64_t due_ms);
