@@ -1,0 +1,54 @@
+# The README's two commands: `make run` and `make test`. Each installs what is missing on a
+# fresh Debian 12 machine (apt packages, npm ci), builds, and does its job.
+
+BUILD_DIR ?= build
+BUILD_TYPE ?= RelWithDebInfo
+CMAKE_FLAGS ?=
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+
+APT_PACKAGES := build-essential cmake pkg-config libwebsockets-dev libwebsockets-evlib-uv \
+	libuv1-dev libmongoc-dev libbson-dev libjansson-dev libssl-dev openssl nodejs npm
+
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: all deps apt npm build test unit integration run clean
+
+all: build
+
+deps: apt npm
+
+# Installs only the packages dpkg does not already know as installed; node and npm count as
+# present when the commands exist (NodeSource builds ship them under other package names).
+apt:
+	@missing=""; \
+	for p in $(APT_PACKAGES); do \
+	  case $$p in nodejs) command -v node >/dev/null && continue;; npm) command -v npm >/dev/null && continue;; esac; \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+
+npm: node_modules/.package-lock.json
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+
+build: apt
+	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) $(CMAKE_FLAGS)
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+
+unit: build
+	ctest --test-dir $(BUILD_DIR) --output-on-failure
+
+integration: build npm
+	GW_BUILD_DIR=$(abspath $(BUILD_DIR)) node --test --test-concurrency=1 tests/integration/
+
+test: unit integration
+
+run: build npm
+	BUILD_DIR=$(abspath $(BUILD_DIR)) scripts/run-local.sh
+
+clean:
+	rm -rf $(BUILD_DIR)
