@@ -196,6 +196,15 @@ static void test_reset_connection_on_getmore(void)
                        "failCommand");
 }
 
+static void test_partial_reply_resumes(void)
+{
+    expect_transparent("f_partial",
+                       "{\"configureFailPoint\": \"failCommand\", \"mode\": {\"times\": 1}, "
+                       "\"data\": {\"failCommands\": [\"getMore\"], "
+                       "\"emuCloseAfterReplyBytes\": 10, \"appName\": \"gateway\"}}",
+                       "failCommand");
+}
+
 static void test_labelled_error_resumes(void)
 {
     expect_transparent("f_label",
@@ -462,6 +471,7 @@ int main(int argc, char **argv)
         return 1;
     RUN(test_close_connection_on_getmore);
     RUN(test_reset_connection_on_getmore);
+    RUN(test_partial_reply_resumes);
     RUN(test_labelled_error_resumes);
     RUN(test_cursor_not_found_resumes);
     RUN(test_unlabelled_error_ends_stream);

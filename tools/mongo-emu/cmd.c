@@ -516,7 +516,11 @@ static bool run_fail_command(struct emu_ctx *x)
         return false;
     }
     bool handled = true;
-    if (data_bool(&data, "closeConnection")) {
+    if (data_int(&data, "emuCloseAfterReplyBytes", 0) > 0) {
+        /* Emulator extension (research §4 row 22): the command runs, its reply is cut short. */
+        x->conn->truncate_reply = data_int(&data, "emuCloseAfterReplyBytes", 0);
+        handled = false;
+    } else if (data_bool(&data, "closeConnection")) {
         x->res->outcome = data_bool(&data, "resetConnection") ? EMU_CMD_RESET : EMU_CMD_CLOSE;
     } else if (data_bool(&data, "blockConnection") && data_int(&data, "blockTimeMS", 0) > 0) {
         x->res->outcome = EMU_CMD_PARK;

@@ -287,15 +287,24 @@ void emu_cmd_kill_all_cursors(struct emu_server *srv)
     srv->ncursors = 0;
 }
 
+/* True when a parked getMore is waiting on cursor id. */
+static bool cursor_in_use(struct emu_server *srv, int64_t id)
+{
+    for (struct emu_conn *k = srv->conns; k; k = k->next) {
+        bson_iter_t it;
+        if (k->park == EMU_PARK_GETMORE && bson_iter_init(&it, &k->req.command) &&
+            bson_iter_next(&it) && BSON_ITER_HOLDS_NUMBER(&it) && bson_iter_as_int64(&it) == id)
+            return true;
+    }
+    return false;
+}
+
 void emu_cmd_reap_cursors(struct emu_server *srv, uint64_t now_ms)
 {
     const uint64_t timeout_ms = 10 * 60 * 1000;
     for (size_t i = 0; i < srv->ncursors;) {
         struct emu_cursor *c = srv->cursors[i];
-        bool parked = false;
-        for (struct emu_conn *k = srv->conns; k; k = k->next)
-            parked |= k->park == EMU_PARK_GETMORE;
-        if (!parked && now_ms - c->last_used_ms > timeout_ms) {
+        if (now_ms - c->last_used_ms > timeout_ms && !cursor_in_use(srv, c->id)) {
             cursor_free(c);
             srv->cursors[i] = srv->cursors[--srv->ncursors];
         } else {

@@ -48,6 +48,7 @@ struct emu_conn {
     struct gw_buf out; /* bytes to send; out_off of them already sent */
     size_t out_off;
     bool close_after_flush;
+    int64_t truncate_reply; /* >0: send only this many bytes of the next reply, then close */
     enum emu_park park;
     struct emu_wire_request req; /* owned while parked */
     uint64_t deadline_ms;

@@ -172,10 +172,17 @@ static void send_reply(struct emu_server *srv, struct emu_conn *c,
 {
     int32_t id = srv->next_request_id++;
     int32_t to = c->streamed ? c->last_reply_id : req->request_id;
+    size_t start = c->out.len;
     if (req->opcode == EMU_OP_QUERY)
         emu_wire_append_reply(&c->out, id, to, reply);
     else
         emu_wire_append_msg(&c->out, id, to, more ? EMU_MSG_MORE_TO_COME : 0, reply);
+    if (c->truncate_reply > 0) {
+        size_t keep = GW_MIN((size_t)c->truncate_reply, c->out.len - start);
+        c->out.len = start + keep;
+        c->truncate_reply = 0;
+        c->close_after_flush = true;
+    }
     c->last_reply_id = id;
     if (more)
         c->streamed = true;
