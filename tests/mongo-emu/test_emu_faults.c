@@ -459,6 +459,26 @@ static void test_malformed_input_closes_one_connection(void)
     mongoc_client_destroy(c);
 }
 
+/* Research §4 row 6: a 4.2-era server (wire 8) adds no labels; drivers resume through the
+ * code allow-list, so the same unlabelled 10107 that ends a stream on wire 17 is transparent. */
+static void test_wire8_resumes_by_code(const char *binary)
+{
+    struct emu_proc main_emu = emu;
+    const char *args[] = {"--max-wire-version", "8", NULL};
+    if (emu_proc_start(&emu, binary, args) < 0) {
+        CHECK(0);
+        emu = main_emu;
+        return;
+    }
+    expect_transparent("f_wire8",
+                       "{\"configureFailPoint\": \"failCommand\", \"mode\": {\"times\": 1}, "
+                       "\"data\": {\"failCommands\": [\"getMore\"], \"errorCode\": 10107, "
+                       "\"appName\": \"gateway\"}}",
+                       "failCommand");
+    CHECK_INT_EQ(emu_proc_stop(&emu), 0);
+    emu = main_emu;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -482,6 +502,8 @@ int main(int argc, char **argv)
     RUN(test_step_down_default_uri);
     RUN(test_step_down_waiting_uri);
     CHECK_INT_EQ(emu_proc_stop(&emu), 0);
+    test_current = "test_wire8_resumes_by_code";
+    test_wire8_resumes_by_code(argv[1]);
     mongoc_cleanup();
     return TEST_REPORT();
 }
