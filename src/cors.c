@@ -1,26 +1,31 @@
 /* cors.c -- CORS_ORIGINS policy. */
 #include "gw/cors.h"
 
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "gw/common.h"
 
-/* scheme://host[:port] with no path, query, fragment, user info or spaces. */
+/* scheme://host[:port] with no path, query, fragment, user info, spaces or control
+ * characters; the scheme starts with a letter (RFC 3986 §3.1). */
 static bool origin_well_formed(const char *o)
 {
     const char *sep = strstr(o, "://");
-    if (!sep || sep == o)
+    if (!sep || sep == o || !isalpha((unsigned char)o[0]))
         return false;
     for (const char *p = o; p < sep; p++) {
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-              *p == '+' || *p == '-' || *p == '.'))
+        if (!isalnum((unsigned char)*p) && *p != '+' && *p != '-' && *p != '.')
             return false;
     }
     const char *host = sep + 3;
     if (!*host)
         return false;
-    return strpbrk(host, "/?#@ \t") == NULL;
+    for (const char *p = host; *p; p++) {
+        if ((unsigned char)*p <= 0x20 || *p == 0x7f)
+            return false;
+    }
+    return strpbrk(host, "/?#@") == NULL;
 }
 
 int gw_cors_init(struct gw_cors *c, const char *spec, char *err)
@@ -33,11 +38,11 @@ int gw_cors_init(struct gw_cors *c, const char *spec, char *err)
         return 0;
     }
     c->mode = GW_CORS_LIST;
-    const char *p = spec;
-    while (*p) {
+    /* Every comma separates two entries, so "a," has an empty second entry: an error. */
+    for (const char *p = spec;;) {
         const char *comma = strchr(p, ',');
         size_t n = comma ? (size_t)(comma - p) : strlen(p);
-        while (n && (*p == ' '))
+        while (n && *p == ' ')
             p++, n--;
         while (n && p[n - 1] == ' ')
             n--;

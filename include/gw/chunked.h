@@ -29,8 +29,8 @@ enum gw_chunked_status {
 };
 
 void gw_chunked_init(struct gw_chunked *d);
-/* Decodes in[0..len) and appends the body bytes to out unless out is NULL (bytes are then only
- * counted in *decoded, for a body that is being discarded). */
+/* Decodes in[0..len) and appends the body bytes to out unless out is NULL (for a body that is
+ * being discarded). Adds the number of body bytes decoded to *decoded (not NULL). */
 enum gw_chunked_status gw_chunked_feed(struct gw_chunked *d, const char *in, size_t len,
                                        struct gw_buf *out, size_t *decoded);
 

@@ -141,6 +141,9 @@ static void check_rejected(const char *spec)
 
 static void test_bad_origins(void)
 {
+    check_rejected("https://app.example,");        /* empty last entry */
+    check_rejected("https://a.example\r\nx");      /* control characters */
+    check_rejected("1http://app.example");         /* scheme starts with a digit */
     check_rejected("https://app.example/");        /* path */
     check_rejected("https://app.example/app");     /* path */
     check_rejected("https://app.example?x=1");     /* query */
