@@ -63,6 +63,7 @@ struct gw_eio_engine {
     lws_sorted_usec_list_t sul;
     uint64_t sul_due;         /* when the sul fires, 0 = not armed */
     size_t count;             /* open sessions */
+    size_t closing;           /* closed sessions whose transports are still finishing */
     struct gw_list_node reap; /* closed, detached sessions, freed by gw_eio_engine_reap() */
 };
 

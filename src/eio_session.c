@@ -98,6 +98,11 @@ size_t gw_eio_engine_session_count(const struct gw_eio_engine *eng)
     return eng->count;
 }
 
+bool gw_eio_engine_has_transports(const struct gw_eio_engine *eng)
+{
+    return eng->closing > 0;
+}
+
 void gw_eio_engine_close_all(struct gw_eio_engine *eng)
 {
     /* Closing unlinks from the map, so restart from a fresh bucket scan each time. */
@@ -292,6 +297,7 @@ void gw_eio_session_close(struct gw_eio_session *s, enum gw_eio_close_reason why
     gw_hmap_remove(&s->eng->sessions, &s->by_sid);
     gw_timerq_remove(&s->eng->timers, &s->timer);
     s->eng->count--;
+    s->eng->closing++;
     gw_log_debug("eio", "%s: closed (%s)", s->sid, gw_eio_close_reason_str(why));
     s->ep->handler->on_close(s, why);
 
@@ -321,6 +327,7 @@ void gw_eio_engine_reap(struct gw_eio_engine *eng)
     {
         struct gw_eio_session *s = GW_CONTAINER_OF(n, struct gw_eio_session, reap);
         gw_list_unlink(n);
+        eng->closing--;
         outbox_clear(s);
         free(s->q);
         free(s);

@@ -13,13 +13,19 @@
 #include "gw/gateway.h"
 #include "gw/health.h"
 #include "gw/http.h"
+#include "gw/jwt.h"
 #include "gw/log.h"
 #include "gw/server.h"
+#include "gw/watcher.h"
+
+#include <jansson.h>
+#include <mongoc/mongoc.h>
 
 struct app {
     const struct gw_config *cfg;
     struct gw_gateway *gateway;
     struct gw_server *server;
+    struct gw_watcher *watcher; /* NULL when ENABLE_CHANGE_STREAMS is off */
     struct gw_cors cors;
     uint64_t started_ms;
 };
@@ -33,6 +39,8 @@ static void snapshot(struct app *a, struct gw_health_snapshot *s)
     s->engine_sessions = gw_eio_engine_session_count(gw_server_engine(a->server));
     s->gateway = gw_gateway_stats(a->gateway);
     s->cs_enabled = a->cfg->change_streams;
+    if (a->watcher)
+        gw_watcher_fill(a->watcher, s);
 }
 
 static int respond(struct lws *wsi, struct app *a, unsigned status, const char *ctype,
@@ -63,19 +71,118 @@ static int route_change_streams(struct lws *wsi, void *ud)
 
 static int route_metrics(struct lws *wsi, void *ud)
 {
+    struct app *a = ud;
     struct gw_health_snapshot s;
     struct gw_buf b = GW_BUF_INIT;
     snapshot(ud, &s);
     gw_health_metrics(&b, &s);
+    if (a->watcher)
+        gw_watcher_metrics(a->watcher, &b);
     return respond(wsi, ud, 200, "text/plain; version=0.0.4; charset=utf-8", &b);
+}
+
+static void wake_loop(void *ud)
+{
+    struct app *a = ud;
+    gw_server_wake(a->server);
+}
+
+static void on_wake(void *ud)
+{
+    struct app *a = ud;
+    if (a->watcher)
+        gw_watcher_dispatch(a->watcher, a->gateway);
+}
+
+static void on_stop(void *ud)
+{
+    struct app *a = ud;
+    if (a->watcher)
+        gw_watcher_request_stop(a->watcher);
+}
+
+static bool ready_to_close(void *ud)
+{
+    struct app *a = ud;
+    return !a->watcher || gw_watcher_finished(a->watcher);
+}
+
+/* mongoc logs through our logger, warnings and worse (everything with DEBUG). */
+static void route_mongoc_log(mongoc_log_level_t level, const char *domain, const char *message,
+                             void *ud)
+{
+    if (level <= MONGOC_LOG_LEVEL_WARNING)
+        gw_log(level <= MONGOC_LOG_LEVEL_ERROR ? GW_LOG_ERROR : GW_LOG_WARN, "mongoc", "%s: %s",
+               domain, message);
+    else
+        gw_log_debug("mongoc", "%s: %s", domain, message);
+}
+
+/* `notify-gateway token --sub ID [--ttl SECONDS]`: a development token signed with the
+ * configured HMAC secret, carrying the configured issuer and audience, so nobody needs a
+ * website to make one. */
+static int make_token(const struct gw_config *cfg, int argc, char **argv)
+{
+    const char *sub = NULL;
+    long ttl = 3600;
+    char err[GW_ERR_LEN];
+    for (int i = 2; i < argc; i++) {
+        char *end;
+        if (strcmp(argv[i], "--sub") == 0 && i + 1 < argc) {
+            sub = argv[++i];
+        } else if (strcmp(argv[i], "--ttl") == 0 && i + 1 < argc) {
+            ttl = strtol(argv[++i], &end, 10);
+            if (*end || ttl <= 0 || ttl > 366L * 24 * 3600) {
+                fprintf(stderr, "notify-gateway token: --ttl wants seconds (1..31622400)\n");
+                return 2;
+            }
+        } else {
+            fprintf(stderr, "usage: notify-gateway token --sub USER_ID [--ttl SECONDS]\n");
+            return 2;
+        }
+    }
+    if (!sub || !*sub) {
+        fprintf(stderr, "usage: notify-gateway token --sub USER_ID [--ttl SECONDS]\n");
+        return 2;
+    }
+    if (!cfg->jwt_secret) {
+        fprintf(stderr, "notify-gateway token: needs JWT_SECRET (an HMAC key); with "
+                        "JWT_PUBLIC_KEY_FILE, sign tokens with your private key instead\n");
+        return 2;
+    }
+    int64_t now = (int64_t)(gw_wall_ms() / 1000);
+    json_t *claims = json_pack("{s:s,s:I,s:I}", cfg->jwt_user_claim, sub, "iat", (json_int_t)now,
+                               "exp", (json_int_t)(now + ttl));
+    if (cfg->jwt_issuer)
+        json_object_set_new(claims, "iss", json_string(cfg->jwt_issuer));
+    if (cfg->jwt_audience)
+        json_object_set_new(claims, "aud", json_string(cfg->jwt_audience));
+    char *text = json_dumps(claims, JSON_COMPACT);
+    json_decref(claims);
+    /* The first HMAC algorithm the allowlist names, HS256 when none is listed. */
+    const char *alg = "HS256";
+    if (cfg->jwt_algorithms && strstr(cfg->jwt_algorithms, "HS") &&
+        !strstr(cfg->jwt_algorithms, "HS256"))
+        alg = strstr(cfg->jwt_algorithms, "HS384") ? "HS384" : "HS512";
+    char *token = gw_jwt_sign_hmac(alg, cfg->jwt_secret, cfg->jwt_secret_len, text, err);
+    free(text);
+    if (!token) {
+        fprintf(stderr, "notify-gateway token: %s\n", err);
+        return 2;
+    }
+    puts(token);
+    free(token);
+    return 0;
 }
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: notify-gateway [--help | --version]\n\n"
-                 "A Socket.IO notification gateway: it watches a MongoDB collection with a change\n"
-                 "stream and emits each inserted notification to every socket of its user.\n"
-                 "It is configured by environment variables:\n\n");
+    fprintf(out,
+            "usage: notify-gateway [--help | --version | token --sub USER_ID [--ttl SECONDS]]\n\n"
+            "A Socket.IO notification gateway: it watches a MongoDB collection with a change\n"
+            "stream and emits each inserted notification to every socket of its user.\n"
+            "`token` prints a development JWT signed with JWT_SECRET.\n"
+            "It is configured by environment variables:\n\n");
     gw_config_print_help(out);
 }
 
@@ -111,6 +218,10 @@ static int serve(struct app *a)
         .n_endpoints = 1,
         .routes = routes,
         .n_routes = GW_ARRAY_SIZE(routes),
+        .on_wake = on_wake,
+        .on_stop = on_stop,
+        .ready_to_close = ready_to_close,
+        .ud = a,
     };
     a->server = gw_server_new(&opt, err);
     if (!a->server) {
@@ -119,7 +230,19 @@ static int serve(struct app *a)
         return 1;
     }
     a->started_ms = gw_now_ms();
+    if (cfg->change_streams) {
+        a->watcher = gw_watcher_start(cfg, wake_loop, a, err);
+        if (!a->watcher) {
+            gw_log_error("main", "%s", err);
+            gw_server_free(a->server);
+            gw_gateway_free(a->gateway);
+            return 2;
+        }
+    } else {
+        gw_log_info("main", "ENABLE_CHANGE_STREAMS is off: no notification will be watched");
+    }
     gw_server_run(a->server);
+    gw_watcher_free(a->watcher);
     gw_server_free(a->server);
     gw_gateway_free(a->gateway);
     return 0;
@@ -140,12 +263,19 @@ int main(int argc, char **argv)
             printf("notify-gateway %s\n", GW_VERSION);
             return 0;
         }
-        fprintf(stderr, "notify-gateway: unknown argument \"%s\" (try --help)\n", argv[1]);
-        return 2;
+        if (strcmp(argv[1], "token") != 0) {
+            fprintf(stderr, "notify-gateway: unknown argument \"%s\" (try --help)\n", argv[1]);
+            return 2;
+        }
     }
     if (gw_config_load(&cfg, err, sizeof(err)) < 0) {
         fputs(err, stderr);
         return 2;
+    }
+    if (argc > 1) {
+        int rc = make_token(&cfg, argc, argv);
+        gw_config_free(&cfg);
+        return rc;
     }
     if (gw_config_require_key(&cfg, err) < 0) {
         fprintf(stderr, "notify-gateway: %s\n", err);
@@ -153,6 +283,8 @@ int main(int argc, char **argv)
         return 2;
     }
     gw_log_init(cfg.debug, cfg.log_format);
+    mongoc_init();
+    mongoc_log_set_handler(route_mongoc_log, NULL);
     gw_config_log(&cfg);
     if (gw_cors_init(&a.cors, cfg.cors_origins, err) < 0) {
         fprintf(stderr, "CORS_ORIGINS: %s\n", err);
@@ -162,5 +294,6 @@ int main(int argc, char **argv)
     int rc = serve(&a);
     gw_cors_fini(&a.cors);
     gw_config_free(&cfg);
+    mongoc_cleanup();
     return rc;
 }

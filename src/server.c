@@ -31,6 +31,7 @@
 #include "gw/log.h"
 
 #define SHUTDOWN_GRACE_MS 2000
+#define PRODUCER_GRACE_MS 6000
 #define SHUTDOWN_POLL_MS 20
 #define RX_BUFFER_SIZE 2048
 #define PATH_MAX_LEN 512
@@ -43,6 +44,7 @@ struct gw_server {
     struct lws_protocols protocols[2];
     lws_sorted_usec_list_t shutdown_sul;
     uint64_t shutdown_deadline;
+    uint64_t producers_deadline; /* 0 once the sessions were closed */
     bool stopping;
     bool destroyed;
     bool tls;
@@ -168,21 +170,43 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     return rc;
 }
 
+static void finish_shutdown(lws_sorted_usec_list_t *sul);
+
+static void poll_shutdown(struct gw_server *srv)
+{
+    lws_sul_schedule(srv->ctx, 0, &srv->shutdown_sul, finish_shutdown,
+                     SHUTDOWN_POLL_MS * LWS_US_PER_MS);
+}
+
+/* Shutdown, step by step on one timer: wait for the producers (on_wake keeps dispatching what
+ * they push), then close every session with a flush, then wait for the transports to go. */
 static void finish_shutdown(lws_sorted_usec_list_t *sul)
 {
     struct gw_server *srv = GW_CONTAINER_OF(sul, struct gw_server, shutdown_sul);
-    if (gw_eio_engine_session_count(srv->eng) == 0 && gw_now_ms() < srv->shutdown_deadline &&
-        !srv->destroyed) {
-        /* Sessions are gone from the map; give their transports a few ms to flush. */
-        srv->shutdown_deadline = 0;
-    }
-    if (srv->shutdown_deadline && gw_now_ms() < srv->shutdown_deadline) {
-        lws_sul_schedule(srv->ctx, 0, &srv->shutdown_sul, finish_shutdown,
-                         SHUTDOWN_POLL_MS * LWS_US_PER_MS);
-        return;
-    }
+    uint64_t now = gw_now_ms();
     if (srv->destroyed)
         return;
+    if (srv->producers_deadline) {
+        if (srv->opt.on_wake)
+            srv->opt.on_wake(srv->opt.ud);
+        bool ready = !srv->opt.ready_to_close || srv->opt.ready_to_close(srv->opt.ud);
+        if (!ready && now < srv->producers_deadline) {
+            poll_shutdown(srv);
+            return;
+        }
+        srv->producers_deadline = 0;
+        gw_log_info("server", "closing %zu sessions", gw_eio_engine_session_count(srv->eng));
+        gw_eio_engine_close_all(srv->eng);
+        gw_eio_engine_reap(srv->eng);
+        srv->shutdown_deadline = now + SHUTDOWN_GRACE_MS;
+    }
+    /* Sessions leave the map at once; their transports need a few ms to flush and close. */
+    if (gw_eio_engine_session_count(srv->eng) == 0 && !gw_eio_engine_has_transports(srv->eng))
+        srv->shutdown_deadline = 0;
+    if (srv->shutdown_deadline && now < srv->shutdown_deadline) {
+        poll_shutdown(srv);
+        return;
+    }
     srv->destroyed = true;
     gw_log_info("server", "shutdown complete");
     gw_eio_engine_detach(srv->eng);
@@ -194,14 +218,11 @@ void gw_server_stop(struct gw_server *srv)
     if (srv->stopping)
         return;
     srv->stopping = true;
-    gw_log_info("server", "shutting down: %zu sessions to close",
-                gw_eio_engine_session_count(srv->eng));
+    gw_log_info("server", "shutting down");
     if (srv->opt.on_stop)
         srv->opt.on_stop(srv->opt.ud);
-    gw_eio_engine_close_all(srv->eng);
-    srv->shutdown_deadline = gw_now_ms() + SHUTDOWN_GRACE_MS;
-    lws_sul_schedule(srv->ctx, 0, &srv->shutdown_sul, finish_shutdown,
-                     SHUTDOWN_POLL_MS * LWS_US_PER_MS);
+    srv->producers_deadline = gw_now_ms() + PRODUCER_GRACE_MS;
+    poll_shutdown(srv);
 }
 
 static void on_signal(void *handle, int signum)

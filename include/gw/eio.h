@@ -83,6 +83,8 @@ void gw_eio_engine_reap(struct gw_eio_engine *eng);
 /* Closes every session (reason SHUTDOWN, outboxes flushed first). */
 void gw_eio_engine_close_all(struct gw_eio_engine *eng);
 size_t gw_eio_engine_session_count(const struct gw_eio_engine *eng);
+/* True while closed sessions still have a transport finishing (flushing, saying goodbye). */
+bool gw_eio_engine_has_transports(const struct gw_eio_engine *eng);
 
 /* Queues a message on the session (takes a new reference on m; the caller keeps its own).
  * Returns 0, or -1 when the session is closing or this message would put it over its outbox

@@ -46,6 +46,9 @@ struct gw_server_options {
     void (*on_wake)(void *ud);
     /* Called on the loop thread when shutdown begins, before sessions are closed. */
     void (*on_stop)(void *ud);
+    /* Polled (loop thread) after on_stop: sessions are closed once it returns true, or after
+     * a grace period. Lets producers flush into the sockets first. May be NULL. */
+    bool (*ready_to_close)(void *ud);
     void *ud;
 };
 

@@ -1,0 +1,135 @@
+/* mailbox.c -- bounded handoff queue from a producer thread to the loop thread.
+ *
+ * DESIGN
+ *
+ * A mutex-protected singly-linked list with a tail pointer. push wakes the consumer only on the
+ * empty -> non-empty edge (h2o's multithread queue does the same), because the consumer always
+ * takes everything at once: one wake per burst, however long. drain swaps the list out under the
+ * lock and walks it unlocked, so the producer is never held up by delivery work.
+ *
+ * When the list holds `capacity` items the producer waits on a condition variable that drain
+ * signals; its timeout lets a stopping producer notice its stop flag. Closing wakes it too.
+ *
+ * Threads: one producer (the watcher), one consumer (the loop). Shutdown: the producer stops,
+ * the consumer drains what is left, the owner frees the mailbox.
+ */
+#include "gw/mailbox.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "gw/common.h"
+
+struct gw_mailbox {
+    pthread_mutex_t lock;
+    pthread_cond_t not_full;
+    struct gw_mail *head, *tail;
+    size_t len, capacity;
+    bool closed;
+    gw_mailbox_wake_fn *wake;
+    void *ud;
+};
+
+struct gw_mailbox *gw_mailbox_new(size_t capacity, gw_mailbox_wake_fn *wake, void *ud)
+{
+    struct gw_mailbox *mb = gw_calloc(1, sizeof(*mb));
+    pthread_condattr_t attr;
+    pthread_mutex_init(&mb->lock, NULL);
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&mb->not_full, &attr);
+    pthread_condattr_destroy(&attr);
+    mb->capacity = capacity ? capacity : 1;
+    mb->wake = wake;
+    mb->ud = ud;
+    return mb;
+}
+
+void gw_mailbox_free(struct gw_mailbox *mb, gw_mailbox_item_fn *drop, void *ud)
+{
+    if (!mb)
+        return;
+    struct gw_mail *m = mb->head;
+    while (m) {
+        struct gw_mail *next = m->next;
+        if (drop)
+            drop(m, ud);
+        m = next;
+    }
+    pthread_cond_destroy(&mb->not_full);
+    pthread_mutex_destroy(&mb->lock);
+    free(mb);
+}
+
+static void deadline_in(struct timespec *ts, int ms)
+{
+    clock_gettime(CLOCK_MONOTONIC, ts);
+    ts->tv_sec += ms / 1000;
+    ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts->tv_nsec >= 1000000000L) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000L;
+    }
+}
+
+int gw_mailbox_push(struct gw_mailbox *mb, struct gw_mail *m, int timeout_ms)
+{
+    struct timespec until;
+    deadline_in(&until, timeout_ms);
+    pthread_mutex_lock(&mb->lock);
+    while (mb->len >= mb->capacity && !mb->closed) {
+        if (pthread_cond_timedwait(&mb->not_full, &mb->lock, &until) == ETIMEDOUT)
+            break;
+    }
+    if (mb->closed || mb->len >= mb->capacity) {
+        pthread_mutex_unlock(&mb->lock);
+        return -1;
+    }
+    m->next = NULL;
+    bool was_empty = mb->head == NULL;
+    if (was_empty)
+        mb->head = m;
+    else
+        mb->tail->next = m;
+    mb->tail = m;
+    mb->len++;
+    pthread_mutex_unlock(&mb->lock);
+    if (was_empty)
+        mb->wake(mb->ud);
+    return 0;
+}
+
+size_t gw_mailbox_drain(struct gw_mailbox *mb, gw_mailbox_item_fn *fn, void *ud)
+{
+    pthread_mutex_lock(&mb->lock);
+    struct gw_mail *m = mb->head;
+    size_t n = mb->len;
+    mb->head = mb->tail = NULL;
+    mb->len = 0;
+    pthread_cond_signal(&mb->not_full);
+    pthread_mutex_unlock(&mb->lock);
+    while (m) {
+        struct gw_mail *next = m->next;
+        fn(m, ud);
+        m = next;
+    }
+    return n;
+}
+
+void gw_mailbox_close(struct gw_mailbox *mb)
+{
+    pthread_mutex_lock(&mb->lock);
+    mb->closed = true;
+    pthread_cond_broadcast(&mb->not_full);
+    pthread_mutex_unlock(&mb->lock);
+}
+
+size_t gw_mailbox_length(struct gw_mailbox *mb)
+{
+    pthread_mutex_lock(&mb->lock);
+    size_t n = mb->len;
+    pthread_mutex_unlock(&mb->lock);
+    return n;
+}

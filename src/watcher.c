@@ -1,0 +1,661 @@
+/* watcher.c -- the change-stream watcher: MongoDB in, notices to the loop thread out.
+ *
+ * DESIGN
+ *
+ * One thread owns a mongoc client (mongoc clients are not thread-safe), the change stream on
+ * the notifications collection and the resume token; nothing else talks to MongoDB. It runs one
+ * restart path: check that the server is a replica set, load the stored token, open the stream
+ * (resumeAfter, or startAfter after an invalidate), read events until an error, then back off
+ * (about 1 s doubling to 30 s, with jitter, reset after a healthy minute) and start again. It
+ * never gives up while the process runs.
+ *
+ * Each insert becomes a notice: the user id and the 42["notification",{...}] message, encoded
+ * once here. Notices go through a bounded mailbox to the loop thread; a full mailbox makes the
+ * watcher wait (back-pressure on the stream, nothing dropped). Every notice carries a sequence
+ * number; the loop publishes the last one it handed to the sockets (delivered_seq), and the
+ * watcher saves a token only once everything before it was delivered. Saves are throttled (every
+ * SAVE_EVERY_EVENTS events or SAVE_EVENTS_MS, and only every SAVE_QUIET_MS for the
+ * postBatchResumeToken of quiet periods, since each save is itself an oplog write). A failed
+ * save keeps the token in memory and is retried at the next chance.
+ *
+ * Unusable tokens (286 history lost, 260, 280, 9 and the malformed-token codes) are logged once,
+ * dropped, and the stream restarts from now. Status for health and metrics lives in atomics.
+ *
+ * Shutdown: gw_watcher_request_stop sets a flag; the thread leaves the stream within
+ * maxAwaitTimeMS, waits until the loop has dispatched everything it pushed, saves the token and
+ * sets `finished`. The server waits for that before closing sockets.
+ */
+#include "gw/watcher.h"
+
+#include <mongoc/mongoc.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gw/common.h"
+#include "gw/log.h"
+#include "gw/mailbox.h"
+#include "gw/notice.h"
+
+#define MAX_AWAIT_MS 1000
+#define MAILBOX_CAPACITY 65536
+#define PUSH_WAIT_MS 200
+#define BACKOFF_FIRST_MS 1000
+#define BACKOFF_CAP_MS 30000
+#define HEALTHY_RESET_MS 60000
+#define SAVE_EVERY_EVENTS 100
+#define SAVE_EVENTS_MS 1000
+#define SAVE_QUIET_MS 15000
+#define STOP_DRAIN_MS 5000
+
+static const uint64_t latency_bounds_us[GW_WATCHER_LATENCY_BUCKETS] = {
+    100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000, 5000000};
+
+struct notice_mail {
+    struct gw_mail mail;
+    uint64_t seq;
+    struct gw_notice notice;
+};
+
+struct gw_watcher {
+    const struct gw_config *cfg;
+    pthread_t thread;
+    struct gw_mailbox *mailbox;
+    void (*wake)(void *ud);
+    void *wake_ud;
+
+    /* watcher thread only */
+    mongoc_uri_t *uri;
+    mongoc_client_t *client;
+    bson_t *token;         /* last token read from the stream (or loaded), NULL = from now */
+    bool token_invalidate; /* token is an invalidate event's: reopen with startAfter */
+    bson_t *saved_token;   /* what was last written, to skip identical saves */
+    uint64_t pushed_seq;   /* last notice pushed */
+    uint64_t token_seq;    /* notices pushed before `token` was read */
+    uint64_t events_since_save;
+    uint64_t last_save_ms;
+    bool events_since_last_save;
+    unsigned logged_reasons; /* bit per gw_notice_status already logged */
+
+    /* shared */
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    atomic_bool stop;
+    atomic_bool finished;
+    atomic_uint_fast64_t delivered_seq;
+    atomic_bool watching;
+    atomic_uint_fast64_t received, delivered, skipped, failed, restarts;
+    atomic_uint_fast64_t last_event_at_ms, last_token_saved_at_ms;
+    atomic_uint_fast64_t latency[GW_WATCHER_LATENCY_BUCKETS + 1];
+    atomic_uint_fast64_t latency_sum_us;
+    char last_error[GW_ERR_LEN]; /* under lock */
+};
+
+/* ---- status ---------------------------------------------------------------------------- */
+
+static void set_error(struct gw_watcher *w, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void set_error(struct gw_watcher *w, const char *fmt, ...)
+{
+    char msg[GW_ERR_LEN];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    pthread_mutex_lock(&w->lock);
+    bool same = strcmp(w->last_error, msg) == 0;
+    memcpy(w->last_error, msg, sizeof(msg));
+    pthread_mutex_unlock(&w->lock);
+    if (!same)
+        gw_log_error("watcher", "%s", msg);
+}
+
+/* Sleeps up to ms, returning early (true) when asked to stop. */
+static bool sleep_or_stop(struct gw_watcher *w, uint64_t ms)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += (time_t)(ms / 1000);
+    until.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&w->lock);
+    while (!atomic_load(&w->stop)) {
+        if (pthread_cond_timedwait(&w->cond, &w->lock, &until) != 0)
+            break;
+    }
+    pthread_mutex_unlock(&w->lock);
+    return atomic_load(&w->stop);
+}
+
+/* ---- resume token storage -------------------------------------------------------------- */
+
+static mongoc_collection_t *token_collection(struct gw_watcher *w)
+{
+    return mongoc_client_get_collection(w->client, w->cfg->mongodb_db,
+                                        w->cfg->resume_token_collection);
+}
+
+static void load_token(struct gw_watcher *w)
+{
+    mongoc_collection_t *coll = token_collection(w);
+    bson_t filter = BSON_INITIALIZER;
+    const bson_t *doc;
+    bson_error_t err;
+    BSON_APPEND_UTF8(&filter, "_id", w->cfg->resume_token_id);
+    mongoc_cursor_t *cur = mongoc_collection_find_with_opts(coll, &filter, NULL, NULL);
+    if (mongoc_cursor_next(cur, &doc)) {
+        bson_iter_t it;
+        if (bson_iter_init_find(&it, doc, "token") && BSON_ITER_HOLDS_DOCUMENT(&it)) {
+            uint32_t len;
+            const uint8_t *data;
+            bson_iter_document(&it, &len, &data);
+            bson_destroy(w->token);
+            w->token = bson_new_from_data(data, len);
+            w->token_invalidate = bson_iter_init_find(&it, doc, "tokenKind") &&
+                                  BSON_ITER_HOLDS_UTF8(&it) &&
+                                  strcmp(bson_iter_utf8(&it, NULL), "invalidate") == 0;
+            gw_log_info("watcher", "resuming from the stored token (%s)", w->cfg->resume_token_id);
+        }
+    } else if (mongoc_cursor_error(cur, &err)) {
+        gw_log_warn("watcher", "cannot read the stored resume token: %s", err.message);
+    }
+    mongoc_cursor_destroy(cur);
+    bson_destroy(&filter);
+    mongoc_collection_destroy(coll);
+}
+
+/* Writes {token, tokenKind, lastProcessedAt, updatedAt} (token NULL: unsets it). */
+static int store_token(struct gw_watcher *w, const bson_t *token, bool processed)
+{
+    mongoc_collection_t *coll = token_collection(w);
+    bson_t filter = BSON_INITIALIZER, update = BSON_INITIALIZER, set, unset,
+           opts = BSON_INITIALIZER;
+    bson_error_t err;
+    int64_t now = (int64_t)gw_wall_ms();
+    BSON_APPEND_UTF8(&filter, "_id", w->cfg->resume_token_id);
+    BSON_APPEND_DOCUMENT_BEGIN(&update, "$set", &set);
+    if (token) {
+        BSON_APPEND_DOCUMENT(&set, "token", token);
+        BSON_APPEND_UTF8(&set, "tokenKind", w->token_invalidate ? "invalidate" : "event");
+    }
+    if (processed)
+        BSON_APPEND_DATE_TIME(&set, "lastProcessedAt", now);
+    BSON_APPEND_DATE_TIME(&set, "updatedAt", now);
+    bson_append_document_end(&update, &set);
+    if (!token) {
+        BSON_APPEND_DOCUMENT_BEGIN(&update, "$unset", &unset);
+        BSON_APPEND_UTF8(&unset, "token", "");
+        BSON_APPEND_UTF8(&unset, "tokenKind", "");
+        bson_append_document_end(&update, &unset);
+    }
+    BSON_APPEND_BOOL(&opts, "upsert", true);
+    bool ok = mongoc_collection_update_one(coll, &filter, &update, &opts, NULL, &err);
+    if (!ok)
+        gw_log_warn("watcher", "cannot save the resume token (kept in memory): %s", err.message);
+    else
+        atomic_store(&w->last_token_saved_at_ms, (uint64_t)now);
+    bson_destroy(&filter);
+    bson_destroy(&update);
+    bson_destroy(&opts);
+    mongoc_collection_destroy(coll);
+    return ok ? 0 : -1;
+}
+
+/* Saves the current token if everything pushed before it reached the sockets and the throttle
+ * allows; force skips the throttle (shutdown). */
+static void maybe_save(struct gw_watcher *w, bool force)
+{
+    if (!w->token || (w->saved_token && bson_equal(w->saved_token, w->token)))
+        return;
+    if (atomic_load(&w->delivered_seq) < w->token_seq)
+        return; /* some event before this token is still on its way to the sockets */
+    uint64_t now = gw_now_ms();
+    uint64_t min_gap = w->events_since_last_save ? SAVE_EVENTS_MS : SAVE_QUIET_MS;
+    if (!force && w->events_since_save < SAVE_EVERY_EVENTS && now - w->last_save_ms < min_gap)
+        return;
+    if (store_token(w, w->token, w->events_since_last_save) < 0) {
+        w->last_save_ms = now; /* retry after the throttle interval, not on every event */
+        return;
+    }
+    bson_destroy(w->saved_token);
+    w->saved_token = bson_copy(w->token);
+    w->events_since_save = 0;
+    w->events_since_last_save = false;
+    w->last_save_ms = now;
+}
+
+static void remember_token(struct gw_watcher *w, mongoc_change_stream_t *cs)
+{
+    const bson_t *t = mongoc_change_stream_get_resume_token(cs);
+    if (!t) /* the driver may have none yet: never forget the one we have */
+        return;
+    if (w->token && bson_equal(w->token, t))
+        return;
+    bson_destroy(w->token);
+    w->token = bson_copy(t);
+    w->token_invalidate = false;
+    w->token_seq = w->pushed_seq;
+}
+
+static void reset_token(struct gw_watcher *w, const char *why)
+{
+    gw_log_error("watcher",
+                 "%s: the stored resume token cannot be used; restarting the change stream from "
+                 "now (notifications inserted meanwhile are not replayed)",
+                 why);
+    bson_destroy(w->token);
+    w->token = NULL;
+    w->token_invalidate = false;
+    bson_destroy(w->saved_token);
+    w->saved_token = NULL;
+    store_token(w, NULL, false);
+}
+
+/* ---- events ---------------------------------------------------------------------------- */
+
+static void push_notice(struct gw_watcher *w, struct gw_notice *n)
+{
+    struct notice_mail *m = gw_calloc(1, sizeof(*m));
+    uint64_t seq = w->pushed_seq + 1; /* m belongs to the loop thread once pushed */
+    m->seq = seq;
+    m->notice = *n;
+    memset(n, 0, sizeof(*n));
+    while (gw_mailbox_push(w->mailbox, &m->mail, PUSH_WAIT_MS) < 0) {
+        if (atomic_load(&w->stop)) {
+            /* Not delivered: the token stays before it, so a restart replays it. */
+            gw_notice_clear(&m->notice);
+            free(m);
+            return;
+        }
+    }
+    w->pushed_seq = seq;
+}
+
+static void on_event(struct gw_watcher *w, const bson_t *doc)
+{
+    struct gw_notice n;
+    struct gw_notice_options opt = {
+        .user_field = w->cfg->notification_user_field,
+        .event = w->cfg->notification_event,
+        .max_bytes = w->cfg->max_payload,
+    };
+    atomic_fetch_add(&w->received, 1);
+    atomic_store(&w->last_event_at_ms, gw_wall_ms());
+    enum gw_notice_status st = gw_notice_build(doc, &opt, &n);
+    if (st == GW_NOTICE_OK) {
+        push_notice(w, &n);
+        return;
+    }
+    atomic_fetch_add(&w->failed, 1);
+    if (!(w->logged_reasons & (1u << st))) {
+        w->logged_reasons |= 1u << st;
+        gw_log_warn("watcher",
+                    "skipping a notification: %s (logged once per reason; counted "
+                    "in eventsFailed)",
+                    gw_notice_strerror(st));
+    }
+    gw_notice_clear(&n);
+}
+
+static bool is_invalidate(const bson_t *doc)
+{
+    bson_iter_t it;
+    return bson_iter_init_find(&it, doc, "operationType") && BSON_ITER_HOLDS_UTF8(&it) &&
+           strcmp(bson_iter_utf8(&it, NULL), "invalidate") == 0;
+}
+
+/* ---- the stream ------------------------------------------------------------------------ */
+
+enum outcome { OUT_STOPPED, OUT_BACKOFF, OUT_RESTART_NOW };
+
+static bool is_token_error(const bson_error_t *e)
+{
+    if (e->domain != MONGOC_ERROR_SERVER && e->domain != MONGOC_ERROR_QUERY)
+        return false;
+    switch (e->code) {
+    case 9:     /* FailedToParse: not a valid token string */
+    case 260:   /* InvalidResumeToken */
+    case 280:   /* ChangeStreamFatalError: token not found */
+    case 286:   /* ChangeStreamHistoryLost */
+    case 40647: /* malformed tokens */
+    case 40649:
+    case 50811:
+        return true;
+    default:
+        return false;
+    }
+}
+
+static enum outcome stream_failed(struct gw_watcher *w, const bson_error_t *e)
+{
+    atomic_store(&w->watching, false);
+    if (is_token_error(e)) {
+        reset_token(w, e->message);
+        set_error(w, "change stream token unusable (%u): %s", e->code, e->message);
+        return OUT_RESTART_NOW;
+    }
+    if (e->code == 40573)
+        set_error(w, "%s is not a replica set: change streams need one (%s)", w->cfg->mongodb_uri,
+                  e->message);
+    else
+        set_error(w, "change stream error (%u.%u): %s", e->domain, e->code, e->message);
+    return OUT_BACKOFF;
+}
+
+static int check_replica_set(struct gw_watcher *w)
+{
+    bson_t cmd = BSON_INITIALIZER, reply;
+    bson_error_t err;
+    bson_iter_t it;
+    int rc = -1;
+    BSON_APPEND_INT32(&cmd, "hello", 1);
+    if (!mongoc_client_command_simple(w->client, "admin", &cmd, NULL, &reply, &err)) {
+        set_error(w, "cannot reach MongoDB (%s): %s", w->cfg->mongodb_uri, err.message);
+    } else if (!bson_iter_init_find(&it, &reply, "setName") || !BSON_ITER_HOLDS_UTF8(&it)) {
+        set_error(w, "MongoDB at the configured URI is not a replica set: change streams need "
+                     "one (start mongod with --replSet and run rs.initiate())");
+    } else {
+        rc = 0;
+    }
+    bson_destroy(&reply);
+    bson_destroy(&cmd);
+    return rc;
+}
+
+static mongoc_change_stream_t *open_stream(struct gw_watcher *w)
+{
+    mongoc_collection_t *coll = mongoc_client_get_collection(w->client, w->cfg->mongodb_db,
+                                                             w->cfg->notifications_collection);
+    bson_t *pipeline =
+        BCON_NEW("pipeline", "[", "{", "$match", "{", "operationType", BCON_UTF8("insert"),
+                 "fullDocument.type", "{", "$exists", BCON_BOOL(true), "}", "}", "}", "]");
+    bson_t opts = BSON_INITIALIZER;
+    BSON_APPEND_INT64(&opts, "maxAwaitTimeMS", MAX_AWAIT_MS);
+    if (w->token)
+        BSON_APPEND_DOCUMENT(&opts, w->token_invalidate ? "startAfter" : "resumeAfter", w->token);
+    mongoc_change_stream_t *cs = mongoc_collection_watch(coll, pipeline, &opts);
+    bson_destroy(&opts);
+    bson_destroy(pipeline);
+    mongoc_collection_destroy(coll);
+    return cs;
+}
+
+/* Reads the stream until it fails or the watcher is asked to stop. */
+static enum outcome watch(struct gw_watcher *w, uint64_t *healthy_since)
+{
+    bson_error_t err;
+    const bson_t *doc, *reply;
+    mongoc_change_stream_t *cs = open_stream(w);
+    enum outcome out = OUT_STOPPED;
+
+    if (mongoc_change_stream_error_document(cs, &err, &reply)) {
+        out = stream_failed(w, &err);
+        goto done;
+    }
+    atomic_store(&w->watching, true);
+    pthread_mutex_lock(&w->lock);
+    w->last_error[0] = '\0';
+    pthread_mutex_unlock(&w->lock);
+    *healthy_since = gw_now_ms();
+    gw_log_info("watcher", "watching %s.%s", w->cfg->mongodb_db, w->cfg->notifications_collection);
+
+    while (!atomic_load(&w->stop)) {
+        if (mongoc_change_stream_next(cs, &doc)) {
+            if (is_invalidate(doc)) {
+                remember_token(w, cs);
+                w->token_invalidate = true;
+                gw_log_warn("watcher", "the notifications collection was dropped or renamed; "
+                                       "reopening the stream after it");
+                maybe_save(w, true);
+                out = OUT_RESTART_NOW;
+                goto done;
+            }
+            on_event(w, doc);
+            w->events_since_save++;
+            w->events_since_last_save = true;
+        } else if (mongoc_change_stream_error_document(cs, &err, &reply)) {
+            out = stream_failed(w, &err);
+            goto done;
+        }
+        remember_token(w, cs);
+        maybe_save(w, false);
+    }
+done:
+    atomic_store(&w->watching, false);
+    mongoc_change_stream_destroy(cs);
+    return out;
+}
+
+static uint64_t jittered(uint64_t ms)
+{
+    uint32_t r;
+    gw_random_bytes(&r, sizeof(r));
+    /* +-25 %, so instances that failed together do not retry together */
+    return ms * 3 / 4 + (uint64_t)r % (ms / 2 + 1);
+}
+
+/* Waits for the loop to dispatch what was pushed, then saves the final token. */
+static void finish(struct gw_watcher *w)
+{
+    uint64_t until = gw_now_ms() + STOP_DRAIN_MS;
+    while (atomic_load(&w->delivered_seq) < w->pushed_seq && gw_now_ms() < until) {
+        w->wake(w->wake_ud);
+        struct timespec ts = {0, 10 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    if (w->client)
+        maybe_save(w, true);
+    atomic_store(&w->finished, true);
+    w->wake(w->wake_ud);
+}
+
+static void *run(void *arg)
+{
+    struct gw_watcher *w = arg;
+    uint64_t backoff = BACKOFF_FIRST_MS, healthy_since = 0;
+    bool loaded = false;
+
+    while (!atomic_load(&w->stop)) {
+        enum outcome out = OUT_BACKOFF;
+        if (check_replica_set(w) == 0) {
+            if (!loaded) {
+                load_token(w);
+                loaded = true;
+            }
+            out = watch(w, &healthy_since);
+        }
+        if (out == OUT_STOPPED)
+            break;
+        atomic_fetch_add(&w->restarts, 1);
+        if (out == OUT_RESTART_NOW)
+            continue;
+        if (healthy_since && gw_now_ms() - healthy_since >= HEALTHY_RESET_MS)
+            backoff = BACKOFF_FIRST_MS;
+        healthy_since = 0;
+        uint64_t wait = jittered(backoff);
+        gw_log_info("watcher", "retrying in %llu ms", (unsigned long long)wait);
+        if (sleep_or_stop(w, wait))
+            break;
+        backoff = GW_MIN(backoff * 2, (uint64_t)BACKOFF_CAP_MS);
+    }
+    finish(w);
+    return NULL;
+}
+
+/* ---- lifecycle ------------------------------------------------------------------------- */
+
+static void free_mail(struct gw_mail *mail, void *ud)
+{
+    struct notice_mail *m = (struct notice_mail *)mail;
+    gw_notice_clear(&m->notice);
+    free(m);
+}
+
+struct gw_watcher *gw_watcher_start(const struct gw_config *cfg, void (*wake)(void *ud), void *ud,
+                                    char *err)
+{
+    bson_error_t e;
+    struct gw_watcher *w = gw_calloc(1, sizeof(*w));
+    w->cfg = cfg;
+    w->wake = wake;
+    w->wake_ud = ud;
+    pthread_mutex_init(&w->lock, NULL);
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&w->cond, &attr);
+    pthread_condattr_destroy(&attr);
+
+    w->uri = mongoc_uri_new_with_error(cfg->mongodb_uri, &e);
+    if (!w->uri) {
+        gw_set_error(err, "MONGODB_URI cannot be used: %s", e.message);
+        goto fail;
+    }
+    /* Resumes must be transparent: wait for a primary instead of failing at once during a
+     * stepdown, and never time out an awaitData getMore (research §1.5). */
+    mongoc_uri_set_option_as_bool(w->uri, MONGOC_URI_SERVERSELECTIONTRYONCE, false);
+    if (!mongoc_uri_has_option(w->uri, MONGOC_URI_SERVERSELECTIONTIMEOUTMS))
+        mongoc_uri_set_option_as_int32(w->uri, MONGOC_URI_SERVERSELECTIONTIMEOUTMS, 5000);
+    if (mongoc_uri_get_option_as_int32(w->uri, MONGOC_URI_SOCKETTIMEOUTMS, 300000) <=
+        MAX_AWAIT_MS * 5)
+        mongoc_uri_set_option_as_int32(w->uri, MONGOC_URI_SOCKETTIMEOUTMS, MAX_AWAIT_MS * 10);
+    if (!mongoc_uri_get_appname(w->uri))
+        mongoc_uri_set_appname(w->uri, "notify-gateway");
+    w->client = mongoc_client_new_from_uri_with_error(w->uri, &e);
+    if (!w->client) {
+        gw_set_error(err, "MONGODB_URI cannot be used: %s", e.message);
+        goto fail;
+    }
+    mongoc_client_set_error_api(w->client, MONGOC_ERROR_API_VERSION_2);
+    w->mailbox = gw_mailbox_new(MAILBOX_CAPACITY, wake, ud);
+    if (pthread_create(&w->thread, NULL, run, w) != 0) {
+        gw_set_error(err, "cannot start the watcher thread");
+        goto fail;
+    }
+    return w;
+fail:
+    gw_mailbox_free(w->mailbox, free_mail, NULL);
+    mongoc_client_destroy(w->client);
+    mongoc_uri_destroy(w->uri);
+    pthread_cond_destroy(&w->cond);
+    pthread_mutex_destroy(&w->lock);
+    free(w);
+    return NULL;
+}
+
+void gw_watcher_request_stop(struct gw_watcher *w)
+{
+    pthread_mutex_lock(&w->lock);
+    atomic_store(&w->stop, true);
+    pthread_cond_broadcast(&w->cond);
+    pthread_mutex_unlock(&w->lock);
+}
+
+bool gw_watcher_finished(struct gw_watcher *w)
+{
+    return atomic_load(&w->finished);
+}
+
+void gw_watcher_free(struct gw_watcher *w)
+{
+    if (!w)
+        return;
+    gw_watcher_request_stop(w);
+    pthread_join(w->thread, NULL);
+    gw_mailbox_free(w->mailbox, free_mail, NULL);
+    bson_destroy(w->token);
+    bson_destroy(w->saved_token);
+    mongoc_client_destroy(w->client);
+    mongoc_uri_destroy(w->uri);
+    pthread_cond_destroy(&w->cond);
+    pthread_mutex_destroy(&w->lock);
+    free(w);
+}
+
+/* ---- loop side ------------------------------------------------------------------------- */
+
+struct dispatch_ctx {
+    struct gw_watcher *w;
+    struct gw_gateway *gw;
+    uint64_t last_seq;
+};
+
+static void record_latency(struct gw_watcher *w, uint64_t inserted_at_ms)
+{
+    if (!inserted_at_ms)
+        return;
+    uint64_t now_us = gw_wall_ms() * 1000;
+    uint64_t us = now_us > inserted_at_ms * 1000 ? now_us - inserted_at_ms * 1000 : 0;
+    size_t b = 0;
+    while (b < GW_WATCHER_LATENCY_BUCKETS && us > latency_bounds_us[b])
+        b++;
+    atomic_fetch_add(&w->latency[b], 1);
+    atomic_fetch_add(&w->latency_sum_us, us);
+}
+
+static void dispatch_one(struct gw_mail *mail, void *ud)
+{
+    struct dispatch_ctx *d = ud;
+    struct notice_mail *m = (struct notice_mail *)mail;
+    struct gw_notice *n = &m->notice;
+    if (gw_gateway_deliver(d->gw, n->user_id, n->user_id_len, n->msg) > 0) {
+        atomic_fetch_add(&d->w->delivered, 1);
+        record_latency(d->w, n->inserted_at_ms > 0 ? (uint64_t)n->inserted_at_ms : 0);
+    } else {
+        atomic_fetch_add(&d->w->skipped, 1);
+    }
+    d->last_seq = m->seq;
+    gw_notice_clear(n);
+    free(m);
+}
+
+void gw_watcher_dispatch(struct gw_watcher *w, struct gw_gateway *gw)
+{
+    struct dispatch_ctx d = {w, gw, 0};
+    if (gw_mailbox_drain(w->mailbox, dispatch_one, &d))
+        atomic_store(&w->delivered_seq, d.last_seq);
+}
+
+void gw_watcher_fill(struct gw_watcher *w, struct gw_health_snapshot *s)
+{
+    static char error_copy[GW_ERR_LEN]; /* loop thread only */
+    s->cs_watching = atomic_load(&w->watching);
+    s->last_event_at_ms = atomic_load(&w->last_event_at_ms);
+    s->last_token_saved_at_ms = atomic_load(&w->last_token_saved_at_ms);
+    s->events_received = atomic_load(&w->received);
+    s->events_delivered = atomic_load(&w->delivered);
+    s->events_skipped_offline = atomic_load(&w->skipped);
+    s->events_failed = atomic_load(&w->failed);
+    s->restarts = atomic_load(&w->restarts);
+    pthread_mutex_lock(&w->lock);
+    memcpy(error_copy, w->last_error, sizeof(error_copy));
+    pthread_mutex_unlock(&w->lock);
+    s->last_error = error_copy[0] ? error_copy : NULL;
+}
+
+void gw_watcher_metrics(struct gw_watcher *w, struct gw_buf *b)
+{
+    uint64_t cumulative = 0;
+    gw_buf_append_str(b, "# HELP notify_gateway_delivery_latency_seconds Time from a "
+                         "notification's insert (createdAt, else its ObjectId) to its hand-off "
+                         "to the sockets.\n"
+                         "# TYPE notify_gateway_delivery_latency_seconds histogram\n");
+    for (size_t i = 0; i <= GW_WATCHER_LATENCY_BUCKETS; i++) {
+        cumulative += atomic_load(&w->latency[i]);
+        if (i < GW_WATCHER_LATENCY_BUCKETS)
+            gw_buf_printf(b, "notify_gateway_delivery_latency_seconds_bucket{le=\"%g\"} %llu\n",
+                          (double)latency_bounds_us[i] / 1e6, (unsigned long long)cumulative);
+        else
+            gw_buf_printf(b, "notify_gateway_delivery_latency_seconds_bucket{le=\"+Inf\"} %llu\n",
+                          (unsigned long long)cumulative);
+    }
+    gw_buf_printf(b, "notify_gateway_delivery_latency_seconds_sum %.6f\n",
+                  (double)atomic_load(&w->latency_sum_us) / 1e6);
+    gw_buf_printf(b, "notify_gateway_delivery_latency_seconds_count %llu\n",
+                  (unsigned long long)cumulative);
+}

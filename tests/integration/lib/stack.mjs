@@ -1,0 +1,104 @@
+// The product stack for integration tests: a mongo-emu, a notify-gateway watching it, and the
+// official Node `mongodb` driver as the admin backend that inserts notifications.
+//
+// Every process is spawned on a free port through spawnServer (killed when the test process
+// exits). MONGODB_URI, when set in the environment, replaces the emulator with a real replica
+// set.
+
+import { MongoClient } from "mongodb";
+import { io } from "socket.io-client";
+
+import { buildBinary, spawnServer } from "./server.mjs";
+import { TEST_SECRET } from "./tokens.mjs";
+
+const EMU_READY = /mongo-emu listening on ()([^\s:]+):(\d+)/;
+
+/** Starts a mongo-emu (or uses $MONGODB_URI). Resolves to { uri, stop(), server? }. */
+export async function startMongo({ args = [] } = {}) {
+    if (process.env.MONGODB_URI) {
+        return { uri: process.env.MONGODB_URI, stop: async () => {} };
+    }
+    const server = await spawnServer({
+        binary: buildBinary("tools/mongo-emu/mongo-emu"),
+        args: ["--port", "0", ...args],
+        readyPattern: EMU_READY,
+        name: "mongo-emu",
+    });
+    return {
+        uri: `mongodb://${server.host}:${server.port}/?replicaSet=rs0`,
+        server,
+        stop: () => server.stop(),
+    };
+}
+
+/** Starts notify-gateway with the test secret and the given extra environment. */
+export function startGateway(env = {}) {
+    return spawnServer({
+        binary: buildBinary("notify-gateway"),
+        env: { JWT_SECRET: TEST_SECRET, ...env },
+        name: "notify-gateway",
+    });
+}
+
+/** Polls /api/health until the change stream is watching (or times out). */
+export async function waitWatching(url, timeoutMs = 10000) {
+    const until = Date.now() + timeoutMs;
+    let last;
+    while (Date.now() < until) {
+        const res = await fetch(`${url}/api/health`);
+        last = await res.json();
+        if (res.status === 200 && last.data.changeStreams.isWatching) {
+            return last;
+        }
+        await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`change stream not watching after ${timeoutMs} ms: ${JSON.stringify(last)}`);
+}
+
+/** Connects a stock socket.io-client and resolves once connected. */
+export function connectClient(url, token, { transports, ...opts } = {}) {
+    const socket = io(url, {
+        auth: { token },
+        transports: transports || ["polling", "websocket"],
+        reconnection: false,
+        forceNew: true,
+        ...opts,
+    });
+    return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error("connect timeout")), 5000);
+        socket.once("connect", () => {
+            clearTimeout(timer);
+            resolve(socket);
+        });
+        socket.once("connect_error", (err) => {
+            clearTimeout(timer);
+            socket.close();
+            reject(err);
+        });
+    });
+}
+
+/** Records every event `name` a socket receives. */
+export function collect(socket, name = "notification") {
+    const got = [];
+    socket.on(name, (doc) => got.push(doc));
+    return got;
+}
+
+/** Resolves once check() is true, polling every 20 ms; rejects with describe() on timeout. */
+export async function until(check, timeoutMs, describe = () => "") {
+    const end = Date.now() + timeoutMs;
+    while (!check()) {
+        if (Date.now() > end) {
+            throw new Error(`timed out after ${timeoutMs} ms ${describe()}`);
+        }
+        await new Promise((r) => setTimeout(r, 20));
+    }
+}
+
+/** The admin backend: the official driver on the notifications collection. */
+export async function adminClient(uri, db = "test") {
+    const client = new MongoClient(uri, { serverSelectionTimeoutMS: 5000 });
+    await client.connect();
+    return { client, notifications: client.db(db).collection("notifications"), db: client.db(db) };
+}
