@@ -287,10 +287,11 @@ static int parse_msg(const uint8_t *p, size_t n, struct emu_wire_request *req, c
     bson_iter_init(&it, &seqs);
     while (bson_iter_next(&it)) {
         if (has_key(&body, bson_iter_key(&it))) {
+            /* The key lives in seqs: report it before freeing. */
+            gw_set_error(err, "OP_MSG sequence '%s' duplicates a body field", bson_iter_key(&it));
             bson_destroy(&req->command);
             bson_destroy(&seqs);
-            return gw_set_error(err, "OP_MSG sequence '%s' duplicates a body field",
-                                bson_iter_key(&it));
+            return -1;
         }
         bson_append_iter(&req->command, NULL, 0, &it);
     }
