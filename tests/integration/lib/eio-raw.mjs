@@ -56,7 +56,7 @@ async function request(url, init, timeoutMs) {
  * `opts`: method, body, headers, signal, params (extra query), timeoutMs, duplex.
  */
 export function poll(base, sid, opts = {}) {
-    const { params = {}, timeoutMs = 5000, ...init } = opts;
+    const { params = {}, timeoutMs = 3000, ...init } = opts;
     return request(eioUrl(base, { sid, ...params }), init, timeoutMs);
 }
 

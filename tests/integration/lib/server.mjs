@@ -78,8 +78,10 @@ function appendBounded(prev, chunk) {
  *   assertAlive()  throws, with the server's output, if it exited without stop()
  *   exited         a promise of { code, signal } that resolves when the process ends
  *   stop(ms)       SIGTERM, then SIGKILL after ms; resolves to { code, signal }
- * Rejects (and kills the child) if the binary is missing, exits early, or is not
- * ready within `timeoutMs`.
+ * `probe(url)`, if given, runs once the line is seen and must resolve: a server that
+ * prints its line but does not answer then fails at once instead of in every test.
+ * Rejects (and kills the child) if the binary is missing, exits early, is not ready
+ * within `timeoutMs`, or fails the probe.
  */
 export async function spawnServer({
     binary,
@@ -88,6 +90,7 @@ export async function spawnServer({
     readyPattern = DEFAULT_READY,
     timeoutMs = 10000,
     name = path.basename(binary),
+    probe,
 }) {
     if (!binary || !existsSync(binary)) {
         throw new Error(`${name}: binary not found at ${binary} (build it first)`);
@@ -179,8 +182,17 @@ export async function spawnServer({
         await stop(500);
         throw new Error(`${name} reported an unusable port ${where.port}\n${output()}`);
     }
+    const url = `${where.scheme}://${where.host}:${where.port}`;
+    if (probe) {
+        try {
+            await probe(url);
+        } catch (err) {
+            await stop(500);
+            throw new Error(`${name} is listening but failed its probe: ${err.message}\n${output()}`);
+        }
+    }
     return {
-        url: `${where.scheme}://${where.host}:${where.port}`,
+        url,
         ...where,
         proc,
         output,
@@ -188,6 +200,17 @@ export async function spawnServer({
         exited,
         stop,
     };
+}
+
+/** An Engine.IO handshake must come back within a second or two on loopback. */
+async function probeEngineIo(url) {
+    const res = await fetch(`${url}/engine.io/?EIO=4&transport=polling`, {
+        signal: AbortSignal.timeout(2000),
+    });
+    const body = await res.text();
+    if (res.status !== 200 || !body.startsWith("0{")) {
+        throw new Error(`handshake answered HTTP ${res.status} ${JSON.stringify(body.slice(0, 200))}`);
+    }
 }
 
 /**
@@ -198,7 +221,12 @@ export async function spawnServer({
  */
 export async function startProtocolFixture({ env = {}, timeoutMs = 10000 } = {}) {
     if (!targetIsReference()) {
-        const srv = await spawnServer({ binary: buildBinary("protocol-fixture"), env, timeoutMs });
+        const srv = await spawnServer({
+            binary: buildBinary("protocol-fixture"),
+            env,
+            timeoutMs,
+            probe: probeEngineIo,
+        });
         return { ...srv, reference: false };
     }
     const script =
@@ -214,6 +242,7 @@ export async function startProtocolFixture({ env = {}, timeoutMs = 10000 } = {})
         env: { PORT: String(port), NODE_PATH: nodePath },
         name: "reference-server",
         timeoutMs,
+        probe: probeEngineIo,
     });
     return { ...srv, reference: true };
 }
