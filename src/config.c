@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "gw/buf.h"
+#include "gw/eio_codec.h"
 #include "gw/log.h"
 
 enum kind { K_STR, K_INT, K_SIZE, K_BOOL, K_ENUM };
@@ -302,6 +303,9 @@ static int check_event(char **val, char *err)
     static const char *const reserved[] = {"connect",       "connect_error", "disconnect",
                                            "disconnecting", "newListener",   "removeListener"};
     char q[QUOTE_LEN];
+    /* It goes into every emitted packet as a JSON string: it must be text. */
+    if (!gw_utf8_valid(*val, strlen(*val)))
+        return gw_set_error(err, "%s is not valid UTF-8", quote(*val, q));
     for (size_t i = 0; i < GW_ARRAY_SIZE(reserved); i++)
         if (strcmp(*val, reserved[i]) == 0)
             return gw_set_error(err, "%s is reserved by Socket.IO", quote(*val, q));

@@ -336,6 +336,7 @@ static void test_bad_forms(void)
         {"RESUME_TOKEN_ID", "", "is set but empty"},
         {"NOTIFICATION_EVENT", "connect", "\"connect\" is reserved by Socket.IO"},
         {"NOTIFICATION_EVENT", "disconnect", "is reserved by Socket.IO"},
+        {"NOTIFICATION_EVENT", "bad\xff", "is not valid UTF-8"},
         {"NOTIFICATION_EVENT", "", "is set but empty"},
         {"NOTIFICATION_USER_FIELD", "", "is set but empty"},
     };
