@@ -538,15 +538,19 @@ static void take_id(const bson_iter_t *id, struct gw_notice *out)
     out->id = gw_buf_steal(&b, &out->id_len);
 }
 
+/* The ObjectId says when the insert happened to the second; a createdAt Date in that second or
+ * later says it to the millisecond, which the latency histogram needs. A createdAt earlier
+ * than the ObjectId (a backdated document) is not the insert time. */
 static int64_t insert_time(const bson_t *doc, const bson_iter_t *id)
 {
     bson_iter_t it;
-    if (BSON_ITER_HOLDS_OID(id))
-        return (int64_t)bson_oid_get_time_t(bson_iter_oid(id)) * 1000;
+    int64_t oid_ms =
+        BSON_ITER_HOLDS_OID(id) ? (int64_t)bson_oid_get_time_t(bson_iter_oid(id)) * 1000 : 0;
+    int64_t created = 0;
     if (bson_iter_init_find(&it, doc, "createdAt") && BSON_ITER_HOLDS_DATE_TIME(&it) &&
         bson_iter_date_time(&it) > 0)
-        return bson_iter_date_time(&it);
-    return 0;
+        created = bson_iter_date_time(&it);
+    return created >= oid_ms ? created : oid_ms;
 }
 
 static bool is_insert(const bson_t *change)

@@ -94,8 +94,9 @@ struct gw_notice {
     char *id;           /* owned, NUL-terminated: fullDocument._id as 24 hex digits when it is an
                            ObjectId, else its JSON text (a string _id keeps its quotes) */
     size_t id_len;
-    int64_t inserted_at_ms; /* wall clock of the insert, ms since the epoch: the ObjectId time
-                               of _id (whole seconds), else a positive createdAt Date, else 0 */
+    int64_t inserted_at_ms; /* wall clock of the insert, ms since the epoch: a positive
+                               createdAt Date when it is not before the ObjectId time of _id
+                               (whole seconds), else that ObjectId time, else 0 */
     bson_t *resume_token;   /* owned copy of the change event's _id, NULL if it had none. The
                                watcher may prefer mongoc_change_stream_get_resume_token(), which
                                is the postBatchResumeToken after a batch's last event */

@@ -605,7 +605,7 @@ static void test_build_typical(void)
         CHECK_MEM_EQ(gw_msg_payload(n.msg), n.msg->len, want, strlen(want));
     CHECK_STR_EQ(n.id, OID_HEX);
     CHECK_INT_EQ(n.id_len, 24);
-    CHECK_INT_EQ(n.inserted_at_ms, (int64_t)OID_SECS * 1000);
+    CHECK_INT_EQ(n.inserted_at_ms, CREATED_MS); /* createdAt is after the ObjectId second */
     CHECK(n.resume_token != NULL);
     if (n.resume_token) {
         char *t = bson_as_relaxed_extended_json(n.resume_token, NULL);
@@ -918,10 +918,31 @@ static void test_ids_and_times(void)
     gw_notice_clear(&n);
     bson_destroy(&doc);
 
-    /* an ObjectId _id wins over createdAt */
-    typical_notification(&doc);
+    /* createdAt at or after the ObjectId second gives the millisecond; a backdated createdAt
+     * (before the ObjectId time) is not the insert time, and the ObjectId wins */
+    bson_oid_t oid;
+    bson_oid_init_from_string(&oid, OID_HEX);
+    int64_t oid_ms = (int64_t)OID_SECS * 1000;
+    const int64_t created[] = {oid_ms + 999, oid_ms, oid_ms - 1};
+    const int64_t want_time[] = {oid_ms + 999, oid_ms, oid_ms};
+    for (size_t i = 0; i < 3; i++) {
+        bson_init(&doc);
+        BSON_APPEND_OID(&doc, "_id", &oid);
+        BSON_APPEND_UTF8(&doc, "userId", "u42");
+        BSON_APPEND_UTF8(&doc, "type", "t");
+        BSON_APPEND_DATE_TIME(&doc, "createdAt", created[i]);
+        CHECK_INT_EQ(build(&doc, NULL, &n), GW_NOTICE_OK);
+        CHECK_INT_EQ(n.inserted_at_ms, want_time[i]);
+        gw_notice_clear(&n);
+        bson_destroy(&doc);
+    }
+    /* no createdAt: the ObjectId time */
+    bson_init(&doc);
+    BSON_APPEND_OID(&doc, "_id", &oid);
+    BSON_APPEND_UTF8(&doc, "userId", "u42");
+    BSON_APPEND_UTF8(&doc, "type", "t");
     CHECK_INT_EQ(build(&doc, NULL, &n), GW_NOTICE_OK);
-    CHECK_INT_EQ(n.inserted_at_ms, (int64_t)OID_SECS * 1000);
+    CHECK_INT_EQ(n.inserted_at_ms, oid_ms);
     gw_notice_clear(&n);
     bson_destroy(&doc);
 
