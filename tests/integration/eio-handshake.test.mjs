@@ -13,6 +13,7 @@ import {
     poll,
     pollGet,
     pollPost,
+    sleep,
 } from "./lib/eio-raw.mjs";
 
 const HANDSHAKE_KEYS = ["maxPayload", "pingInterval", "pingTimeout", "sid", "upgrades"];
@@ -194,5 +195,24 @@ describe("process", () => {
         const { code, signal } = await other.stop(3000);
         assert.equal(signal, null, "killed instead of exiting on its own");
         assert.equal(code, 0);
+    });
+
+    // Graceful shutdown (issue 2): sessions are closed with the protocol's own close, so a
+    // deploy looks like "transport close" to clients, never like a dropped connection.
+    test("SIGTERM closes sessions cleanly: close packet to a held GET, close frame on WebSocket", async (t) => {
+        const other = await startProtocolFixture();
+        const { sid } = await handshake(other.url);
+        const held = pollGet(other.url, sid);
+        const ws = openWs(other.url);
+        t.after(() => ws.close());
+        await ws.handshake();
+        await sleep(PING_INTERVAL / 6); // let the GET reach the server
+        const stopped = other.stop(3000);
+        const res = await held;
+        assert.equal(res.status, 200);
+        assert.equal(res.body, "1");
+        const { code } = await ws.closed();
+        assert.notEqual(code, 1006, "the WebSocket was dropped without a close frame");
+        assert.deepEqual(await stopped, { code: 0, signal: null });
     });
 });
