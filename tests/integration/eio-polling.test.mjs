@@ -3,13 +3,16 @@
 
 import { after, afterEach, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import net from "node:net";
 import { Socket } from "engine.io-client";
 import { startProtocolFixture } from "./lib/server.mjs";
 import {
+    EIO_PATH,
     PING_INTERVAL,
     decodePayload,
     encodePayload,
     handshake,
+    poll,
     pollGet,
     pollPost,
     recordEvents,
@@ -258,5 +261,69 @@ describe("raw polling session rules", () => {
         await postOk(sid, "1");
         assert.equal((await pollGet(srv.url, sid)).status, 400);
         assert.equal((await pollPost(srv.url, sid, "4late")).status, 400);
+    });
+});
+
+describe("malformed polling requests", () => {
+    // Whatever the answer (an error status or a closed session), the server must answer
+    // and keep serving everybody else; afterEach also checks that it did not die.
+    async function answersAndSurvives(send) {
+        const res = await send().catch((err) => err);
+        if (res instanceof Error) {
+            assert.ok(!/timed out/.test(res.message), res.message);
+        }
+        const { sid } = await handshake(srv.url);
+        await postOk(sid, "4still serving");
+        assert.equal((await getPayload(sid)).body, "4still serving");
+        return res;
+    }
+
+    test("bodies that are not valid packets or valid UTF-8", async () => {
+        for (const body of [
+            "b!!!not base64!!!",
+            "b",
+            "4\x00\x01\x02",
+            "\x1e\x1e\x1e",
+            Buffer.from([0x34, 0xff, 0xfe, 0xc3, 0x28]),
+            Buffer.from([0x34, 0xed, 0xa0, 0x80]), // an encoded lone surrogate
+        ]) {
+            const { sid } = await handshake(srv.url);
+            await answersAndSurvives(() => pollPost(srv.url, sid, body));
+        }
+    });
+
+    test("odd query strings", async () => {
+        for (const params of [
+            { sid: "x".repeat(4000) },
+            { sid: "%00%ff" },
+            { sid: "../../etc/passwd" },
+            { EIO: "4".repeat(100) },
+            { transport: "polling\u0000" },
+        ]) {
+            const res = await answersAndSurvives(() => poll(srv.url, undefined, { params }));
+            if (!(res instanceof Error)) {
+                assert.ok(res.status >= 400 && res.status < 500, `${JSON.stringify(params)}: ${res.status}`);
+            }
+        }
+    });
+
+    test("a POST cut off in the middle of its body", async () => {
+        const { sid } = await handshake(srv.url);
+        const url = new URL(srv.url);
+        await answersAndSurvives(
+            () =>
+                new Promise((resolve) => {
+                    const sock = net.connect(Number(url.port), url.hostname, () => {
+                        sock.end(
+                            `POST ${EIO_PATH}?EIO=4&transport=polling&sid=${sid} HTTP/1.1\r\n` +
+                                `Host: ${url.host}\r\nContent-Type: text/plain\r\n` +
+                                `Content-Length: 1000\r\n\r\n4only part of it`,
+                        );
+                    });
+                    sock.on("error", () => {});
+                    sock.on("close", resolve);
+                    sock.resume();
+                }),
+        );
     });
 });
