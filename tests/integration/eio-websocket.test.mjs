@@ -3,9 +3,11 @@
 
 import { after, afterEach, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import net from "node:net";
 import { Socket } from "engine.io-client";
 import { startProtocolFixture } from "./lib/server.mjs";
-import { openWs, recordEvents } from "./lib/eio-raw.mjs";
+import { PING_INTERVAL, openWs, recordEvents, withTimeout } from "./lib/eio-raw.mjs";
 
 let srv;
 before(async () => {
@@ -195,5 +197,109 @@ describe("raw WebSocket bad input and close", () => {
         await dropped.ws.closed();
         other.ws.send("4still here");
         assert.equal((await nextMessage(other.ws)).data, "4still here");
+    });
+});
+
+describe("raw WebSocket frame headers", () => {
+    /**
+     * A bare TCP WebSocket client: upgrade by hand, then write arbitrary bytes. Resolves to
+     * { socket, frames() } where frames() parses what the server sent so far (unmasked
+     * server frames: { opcode, payload }).
+     */
+    async function rawUpgrade() {
+        const url = new URL(srv.url);
+        const socket = net.connect(Number(url.port), url.hostname);
+        socket.on("error", () => {});
+        let buf = Buffer.alloc(0);
+        let waiting = null;
+        socket.on("data", (chunk) => {
+            buf = Buffer.concat([buf, chunk]);
+            waiting?.();
+        });
+        const ended = new Promise((resolve) => socket.on("close", resolve));
+        await new Promise((resolve) => socket.on("connect", resolve));
+        socket.write(
+            `GET /engine.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: ${url.host}\r\n` +
+                "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n" +
+                `Sec-WebSocket-Key: ${randomBytes(16).toString("base64")}\r\n\r\n`,
+        );
+        const until = async (check, what) => {
+            for (;;) {
+                const result = check();
+                if (result) {
+                    return result;
+                }
+                await withTimeout(
+                    Promise.race([new Promise((resolve) => (waiting = resolve)), ended]),
+                    3000,
+                    what,
+                );
+                if (socket.destroyed && !check()) {
+                    throw new Error(`connection closed while waiting for ${what}`);
+                }
+            }
+        };
+        await until(() => buf.indexOf("\r\n\r\n") !== -1, "101 response");
+        const head = buf.subarray(0, buf.indexOf("\r\n\r\n") + 4).toString();
+        assert.match(head, /^HTTP\/1\.1 101/);
+        buf = buf.subarray(head.length);
+        const frames = () => {
+            const out = [];
+            let off = 0;
+            while (off + 2 <= buf.length) {
+                let len = buf[off + 1] & 0x7f;
+                let hdr = 2;
+                if (len === 126) {
+                    len = buf.readUInt16BE(off + 2);
+                    hdr = 4;
+                } else if (len === 127) {
+                    len = Number(buf.readBigUInt64BE(off + 2));
+                    hdr = 10;
+                }
+                if (off + hdr + len > buf.length) {
+                    break;
+                }
+                out.push({ opcode: buf[off] & 0x0f, payload: buf.subarray(off + hdr, off + hdr + len) });
+                off += hdr + len;
+            }
+            return out;
+        };
+        await until(() => frames().length > 0, "open packet");
+        assert.match(frames()[0].payload.toString(), /^0\{/);
+        return { socket, ended, frames, until };
+    }
+
+    /** A masked client frame header (+ masked payload) for a text frame. */
+    function maskedFrame(payload, announcedLength = BigInt(payload.length)) {
+        const header = Buffer.alloc(14);
+        header[0] = 0x81; // FIN, text
+        header[1] = 0x80 | 127; // masked, 64-bit length
+        header.writeBigUInt64BE(announcedLength, 2);
+        const mask = randomBytes(4);
+        mask.copy(header, 10);
+        const body = Buffer.from(payload).map((b, i) => b ^ mask[i % 4]);
+        return Buffer.concat([header, body]);
+    }
+
+    // Both cases must be answered by the server itself, well before a ping timeout would
+    // end the session anyway.
+    test("a frame announcing an enormous length closes with 1009 without waiting for it", async (t) => {
+        const { socket, ended, frames } = await rawUpgrade();
+        t.after(() => socket.destroy());
+        socket.write(maskedFrame("4abc", 1n << 62n));
+        await withTimeout(ended, PING_INTERVAL, "the server closing the connection");
+        const close = frames().find((f) => f.opcode === 0x8);
+        if (close) {
+            assert.equal(close.payload.readUInt16BE(0), 1009);
+        }
+    });
+
+    test("an unmasked client frame closes the connection", async (t) => {
+        const { socket, ended, frames } = await rawUpgrade();
+        t.after(() => socket.destroy());
+        socket.write(Buffer.concat([Buffer.from([0x81, 6]), Buffer.from("4hello")]));
+        await withTimeout(ended, PING_INTERVAL, "the server closing the connection");
+        const echoed = frames().filter((f) => f.opcode === 0x1 && f.payload.toString() === "4hello");
+        assert.deepEqual(echoed, [], "the unmasked frame was accepted");
     });
 });
