@@ -60,6 +60,7 @@ async function staysAlive(t, opts, pings) {
     );
     const next = (name, ms) => Promise.race([events.next(name, ms), closed]);
     await next("open");
+    last = Date.now(); // the client's own deadline runs from here
     for (let i = 0; i < pings; i++) {
         await next("ping", CLIENT_DEADLINE + LATE_MS);
         const now = Date.now();
