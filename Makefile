@@ -8,20 +8,23 @@ JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
 APT_PACKAGES := build-essential cmake pkg-config libwebsockets-dev libwebsockets-evlib-uv \
 	libuv1-dev libmongoc-dev libbson-dev libjansson-dev libssl-dev openssl nodejs npm
+# Only `make test` needs these: Debian's chromium for the demo's browser test (never a
+# browser downloaded by npm).
+TEST_APT_PACKAGES := chromium
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps apt npm build test unit integration run clean
+.PHONY: all deps apt apt-test npm build test unit integration run clean
 
 all: build
 
 deps: apt npm
 
-# Installs only the packages dpkg does not already know as installed; node and npm count as
-# present when the commands exist (NodeSource builds ship them under other package names).
-apt:
+# Installs only the packages of $(1) that dpkg does not already know as installed; node and npm
+# count as present when the commands exist (NodeSource builds ship them under other names).
+define apt_install
 	@missing=""; \
-	for p in $(APT_PACKAGES); do \
+	for p in $(1); do \
 	  case $$p in nodejs) command -v node >/dev/null && continue;; npm) command -v npm >/dev/null && continue;; esac; \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
 	done; \
@@ -29,6 +32,13 @@ apt:
 	  echo "installing:$$missing"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
 	fi
+endef
+
+apt:
+	$(call apt_install,$(APT_PACKAGES))
+
+apt-test:
+	$(call apt_install,$(TEST_APT_PACKAGES))
 
 npm: node_modules/.package-lock.json
 
@@ -42,7 +52,7 @@ build: apt
 unit: build
 	ctest --test-dir $(BUILD_DIR) --output-on-failure
 
-integration: build npm
+integration: build npm apt-test
 	GW_BUILD_DIR=$(abspath $(BUILD_DIR)) node --test --test-concurrency=1 tests/integration/
 
 test: unit integration
