@@ -78,7 +78,7 @@ async function staysAlive(t, opts, pings) {
 
 // Side by side, so several sessions share the server's heartbeat tick at once.
 describe("stock engine.io-client heartbeats", { concurrency: true }, () => {
-    const INTERVALS = 8;
+    const INTERVALS = 5;
 
     test(`a polling client stays connected over ${INTERVALS} ping intervals`, async (t) => {
         const socket = await staysAlive(t, { transports: ["polling"] }, INTERVALS);
