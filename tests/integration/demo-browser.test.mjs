@@ -4,9 +4,10 @@
 // alice's page within 1 s, newest first, and bob's page shows nothing of it. The page also
 // shows a rejected token's reason code and "reconnecting" when the gateway goes away.
 // A screenshot of alice's page is saved to $DEMO_SCREENSHOT_DIR, else a temp directory.
+// The second suite covers the demo's terminal client (cli.mjs) and the admin script's arguments.
 
 import assert from "node:assert/strict";
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -202,5 +203,89 @@ describe("client-demo in headless chromium", () => {
         await waitState(alice, "connected", 6000);
         await waitState(bob, "connected", 6000);
         assert.deepEqual(pageErrors, [], "the page threw");
+    });
+});
+
+describe("client-demo terminal client and admin script", () => {
+    let mongo, gw;
+    const children = [];
+
+    before(async () => {
+        mongo = await startMongo();
+        gw = await startGateway({ ENABLE_CHANGE_STREAMS: "true", MONGODB_URI: mongo.uri });
+        await waitWatching(gw.url);
+    });
+
+    after(async () => {
+        for (const c of children) c.kill("SIGKILL");
+        await gw?.stop();
+        await mongo?.stop();
+    });
+
+    /** Starts cli.mjs; out() and err() give what it printed so far, exited its exit code. */
+    function cli(args) {
+        const child = spawn(process.execPath, [path.join(REPO_ROOT, "client-demo/cli.mjs"), ...args], {
+            stdio: ["ignore", "pipe", "pipe"],
+        });
+        children.push(child);
+        let out = "";
+        let err = "";
+        child.stdout.setEncoding("utf8").on("data", (c) => (out += c));
+        child.stderr.setEncoding("utf8").on("data", (c) => (err += c));
+        const exited = new Promise((resolve) => child.on("exit", (code) => resolve(code)));
+        return { child, out: () => out, err: () => err, exited };
+    }
+
+    async function until(check, ms, what) {
+        const end = Date.now() + ms;
+        while (!check()) {
+            assert.ok(Date.now() < end, `timed out waiting for ${what}`);
+            await new Promise((r) => setTimeout(r, 20));
+        }
+    }
+
+    for (const transport of ["polling", "websocket"]) {
+        test(`cli.mjs prints the user's notifications as they arrive (${transport})`, async () => {
+            const user = `dave-${transport}`;
+            const c = cli(["--url", gw.url, "--token", devToken(user), "--transport", transport, "--json"]);
+            await until(() => /connected to .* over /.test(c.err()), 5000, `connected: ${c.err()}`);
+            assert.match(c.err(), new RegExp(`over ${transport}`));
+            await send(mongo.uri, ["--user", "someone-else", "--title", "not for dave"]);
+            const mine = await send(mongo.uri, [
+                "--user", user, "--type", "invoice", "--title", "Invoice ready", "--data", '{"amount":42}',
+            ]);
+            await until(() => c.out().includes("\n"), 2000, `a notification: ${c.err()}`);
+            const lines = c.out().trim().split("\n").map((l) => JSON.parse(l));
+            assert.equal(lines.length, 1, c.out());
+            assert.equal(lines[0]._id, mine.id);
+            assert.equal(lines[0].userId, user);
+            assert.equal(lines[0].type, "invoice");
+            assert.equal(lines[0].title, "Invoice ready");
+            assert.deepEqual(lines[0].data, { amount: 42 });
+            assert.equal(lines[0].read, false);
+            c.child.kill("SIGINT");
+            assert.equal(await c.exited, 0);
+        });
+    }
+
+    test("cli.mjs exits 1 with the reason code when the token is rejected", async () => {
+        const expired = signToken(claims("erin", { expIn: -120, iat: Math.floor(Date.now() / 1000) - 600 }));
+        const c = cli(["--url", gw.url, "--token", expired]);
+        assert.equal(await c.exited, 1);
+        assert.match(c.err(), /rejected: TOKEN_EXPIRED/);
+    });
+
+    test("send.mjs refuses bad arguments with exit 2", () => {
+        const run = (args) =>
+            spawnSync(process.execPath, [path.join(REPO_ROOT, "client-demo/send.mjs"), ...args], {
+                env: { ...process.env, MONGODB_URI: mongo.uri },
+                encoding: "utf8",
+            });
+        const noUser = run(["--title", "x"]);
+        assert.equal(noUser.status, 2);
+        assert.match(noUser.stderr, /usage: .*--user/);
+        const badData = run(["--user", "x", "--data", "{nope"]);
+        assert.equal(badData.status, 2);
+        assert.match(badData.stderr, /--data is not JSON/);
     });
 });
