@@ -3,7 +3,8 @@
 //
 // The token comes from the URL fragment (#token=...; a fragment never reaches a server log),
 // else from ?token=, else from the form. The gateway URL comes from #gateway= / ?gateway=, else
-// from config.json (serve.mjs writes GATEWAY_URL there).
+// from config.json (serve.mjs writes GATEWAY_URL there). #transport=polling|websocket pins one
+// transport (the default is the stock client's: polling, then an upgrade to websocket).
 "use strict";
 
 (function () {
@@ -72,12 +73,14 @@
         $("empty").hidden = true;
     }
 
-    function connect(gatewayUrl, token, eventName) {
+    function connect(gatewayUrl, token, eventName, transport) {
         if (socket) socket.close();
         $("user").textContent = tokenUser(token);
         setState("connecting");
         // auth as a function: the stock client calls it again on every reconnection.
-        socket = io(gatewayUrl, { auth: (cb) => cb({ token }) });
+        const opts = { auth: (cb) => cb({ token }) };
+        if (transport === "polling" || transport === "websocket") opts.transports = [transport];
+        socket = io(gatewayUrl, opts);
         socket.on("connect", () => {
             setState("connected", `over ${socket.io.engine.transport.name}`);
             socket.io.engine.once("upgrade", (t) => setState("connected", `over ${t.name}`));
@@ -107,15 +110,16 @@
         }
         const gatewayUrl = param("gateway") || config.gatewayUrl || "http://127.0.0.1:3000";
         const eventName = param("event") || config.event || "notification";
+        const transport = param("transport");
         $("gateway").textContent = gatewayUrl;
         $("token-form").addEventListener("submit", (e) => {
             e.preventDefault();
             const token = $("token").value.trim();
-            if (token) connect(gatewayUrl, token, eventName);
+            if (token) connect(gatewayUrl, token, eventName, transport);
         });
         const token = param("token");
         if (token) {
-            connect(gatewayUrl, token, eventName);
+            connect(gatewayUrl, token, eventName, transport);
         } else {
             setState("idle", "paste a token to connect");
         }

@@ -190,6 +190,30 @@ describe("client-demo in headless chromium", () => {
         assert.equal(await garbage.textContent("#reason"), "TOKEN_INVALID");
     });
 
+    test("a page from an origin not in CORS_ORIGINS cannot connect over polling or websocket", async () => {
+        // localhost and 127.0.0.1 are different origins; only the latter is listed.
+        const other = demo.url.replace("127.0.0.1", "localhost");
+        const token = devToken("mallory");
+        for (const [transport, error] of [
+            ["", "xhr poll error"],
+            ["polling", "xhr poll error"],
+            ["websocket", "websocket error"],
+        ]) {
+            const page = await ctx.newPage();
+            await page.goto(`${other}/#token=${token}&transport=${transport}`);
+            await waitState(page, "reconnecting");
+            assert.equal(await page.textContent("#reason"), error, transport);
+            await page.close();
+        }
+        // The same page from the listed origin connects on each transport alone.
+        for (const transport of ["polling", "websocket"]) {
+            const page = await openPage(`token=${token}&transport=${transport}`);
+            await waitState(page, "connected");
+            assert.equal(await page.textContent("#reason"), `over ${transport}`);
+            await page.close();
+        }
+    });
+
     test("the page says reconnecting while the gateway is down, connected once it is back", async () => {
         await waitState(alice, "connected");
         await gw.stop();
