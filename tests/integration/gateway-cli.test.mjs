@@ -169,10 +169,10 @@ describe("signals", () => {
         gw = undefined;
     });
 
-    async function start() {
+    async function start(env = {}) {
         gw = await spawnServer({
             binary: BINARY,
-            env: { JWT_SECRET: TEST_SECRET, PING_INTERVAL_MS: "300", PING_TIMEOUT_MS: "200" },
+            env: { JWT_SECRET: TEST_SECRET, PING_INTERVAL_MS: "300", PING_TIMEOUT_MS: "200", ...env },
         });
         return gw;
     }
@@ -203,29 +203,57 @@ describe("signals", () => {
         assert.deepEqual([exit.code, exit.signal], [0, null]);
     });
 
-    test("SIGTERM: connected clients see a transport close and would reconnect; exit 0", async (t) => {
-        await start();
-        const clients = ["websocket", "polling"].map((transport) => {
-            const socket = io(gw.url, {
-                forceNew: true,
-                transports: [transport],
-                auth: { token: hsToken(`sigterm-${transport}`) },
-                // Far enough out that no attempt runs against the dead port during the test.
-                reconnectionDelay: 60000,
-                reconnectionDelayMax: 60000,
-            });
-            t.after(() => socket.disconnect());
-            return { transport, socket, events: recordEvents(socket, ["connect", "disconnect"]) };
+    /** A connected stock client on `transport` that would reconnect (but not during the test). */
+    async function connectedClient(t, transport) {
+        const socket = io(gw.url, {
+            forceNew: true,
+            transports: [transport],
+            auth: { token: hsToken(`sigterm-${transport}`) },
+            // Far enough out that no attempt runs against the dead port during the test.
+            reconnectionDelay: 60000,
+            reconnectionDelayMax: 60000,
         });
-        for (const c of clients) {
-            await c.events.next("connect", EVENT_MS);
-        }
-        const exited = signalAndWait("SIGTERM");
-        for (const c of clients) {
+        t.after(() => socket.disconnect());
+        const events = recordEvents(socket, ["connect", "disconnect"]);
+        await events.next("connect", EVENT_MS);
+        return { socket, events };
+    }
+
+    for (const transport of ["websocket", "polling"]) {
+        test(`SIGTERM: a ${transport} client sees a transport close and would reconnect; exit 0`, async (t) => {
+            // Heartbeats far apart: a polling client then always has its GET waiting.
+            await start({ PING_INTERVAL_MS: "20000", PING_TIMEOUT_MS: "20000" });
+            const c = await connectedClient(t, transport);
+            // A round trip on another connection, so the client's next GET has reached
+            // the gateway before the signal does.
+            await (await fetch(new URL("/api/health", gw.url))).text();
+            const exited = signalAndWait("SIGTERM");
             const [reason] = await c.events.next("disconnect", SHUTDOWN_MS);
-            assert.equal(reason, "transport close", `${c.transport} client`);
-            assert.equal(c.socket.active, true, `${c.transport} client would reconnect`);
-        }
+            assert.equal(reason, "transport close");
+            assert.equal(c.socket.active, true, "the client would reconnect");
+            const exit = await exited;
+            assert.deepEqual([exit.code, exit.signal], [0, null]);
+        });
+    }
+
+    // engine.io answers the next GET of a session closed between two polls with the close
+    // packet; anything else shows up in the stock client as "transport error".
+    test("SIGTERM: a polling session between two GETs gets the close packet on its next GET", async () => {
+        // No heartbeat may slip into the replies read below.
+        await start({ PING_INTERVAL_MS: "20000", PING_TIMEOUT_MS: "20000" });
+        const url = (sid) => new URL(`/socket.io/?EIO=4&transport=polling${sid ? `&sid=${sid}` : ""}`, gw.url);
+        const open = await (await fetch(url())).text();
+        assert.match(open, /^0\{/);
+        const { sid } = JSON.parse(open.slice(1));
+        const post = await fetch(url(sid), { method: "POST", body: `40{"token":"${hsToken("between")}"}` });
+        assert.equal(await post.text(), "ok");
+        const reply = await (await fetch(url(sid))).text();
+        assert.match(reply, /^40\{"sid":/);
+        // No GET in flight now.
+        const exited = signalAndWait("SIGTERM");
+        const next = await fetch(url(sid));
+        const body = await next.text();
+        assert.deepEqual({ status: next.status, body }, { status: 200, body: "1" });
         const exit = await exited;
         assert.deepEqual([exit.code, exit.signal], [0, null]);
     });

@@ -14,7 +14,9 @@ let gw;
 before(async () => {
     gw = await spawnServer({
         binary: buildBinary("notify-gateway"),
-        env: { JWT_SECRET: TEST_SECRET, PING_INTERVAL_MS: "300", PING_TIMEOUT_MS: "200" },
+        // Short enough that the upgrade tests see heartbeats, long enough for a busy test
+        // process running every test here at once to answer them in time.
+        env: { JWT_SECRET: TEST_SECRET, PING_INTERVAL_MS: "1000", PING_TIMEOUT_MS: "1000" },
     });
 });
 afterEach(() => gw?.assertAlive());

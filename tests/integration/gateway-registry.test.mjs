@@ -6,6 +6,7 @@
 
 import { after, afterEach, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import util from "node:util";
 import { Socket as EngineSocket } from "engine.io-client";
 import { io } from "socket.io-client";
 import { buildBinary, spawnServer } from "./lib/server.mjs";
@@ -57,27 +58,36 @@ async function metrics() {
     return out;
 }
 
-/** { sockets, users } from /api/health, checked against /metrics. */
+/**
+ * { sockets, users } from /api/health and, separately, from /metrics. Two requests, so a
+ * change in between can make them differ: callers compare both with what they expect.
+ */
 async function counts() {
     const health = await (await fetch(new URL("/api/health", gw.url))).json();
     const m = await metrics();
-    const { sockets, users } = health.data;
-    assert.equal(m.notify_gateway_sockets, sockets, "metrics and health disagree on sockets");
-    assert.equal(m.notify_gateway_users, users, "metrics and health disagree on users");
-    return { sockets, users };
+    return {
+        health: { sockets: health.data.sockets, users: health.data.users },
+        metrics: { sockets: m.notify_gateway_sockets, users: m.notify_gateway_users },
+    };
 }
 
-/** Poll the counts (every 25 ms) until they are { sockets, users }; fail after `ms`. */
+/** Both health and metrics say { sockets, users } now. */
+async function assertCounts(sockets, users, what) {
+    const want = { sockets, users };
+    assert.deepEqual(await counts(), { health: want, metrics: want }, what);
+}
+
+/** Poll the counts (every 25 ms) until both say { sockets, users }; fail after `ms`. */
 async function waitForCounts(sockets, users, what, ms = 3000) {
+    const want = { sockets, users };
     const deadline = Date.now() + ms;
-    let last;
     for (;;) {
-        last = await counts();
-        if (last.sockets === sockets && last.users === users) {
+        const last = await counts();
+        if (util.isDeepStrictEqual(last, { health: want, metrics: want })) {
             return;
         }
         if (Date.now() > deadline) {
-            assert.deepEqual(last, { sockets, users }, `${what} (after ${ms} ms)`);
+            assert.deepEqual(last, { health: want, metrics: want }, `${what} (after ${ms} ms)`);
         }
         await new Promise((resolve) => setTimeout(resolve, 25));
     }
@@ -108,11 +118,11 @@ describe("counts", () => {
     test("health and metrics follow connects and client disconnects", async (t) => {
         await waitForCounts(0, 0, "nobody connected yet");
         const a1 = await connect("alice", { transports: ["websocket"] });
-        assert.deepEqual(await counts(), { sockets: 1, users: 1 });
+        await assertCounts(1, 1);
         const a2 = await connect("alice", { transports: ["polling"] });
-        assert.deepEqual(await counts(), { sockets: 2, users: 1 });
+        await assertCounts(2, 1);
         const b1 = await connect("bob");
-        assert.deepEqual(await counts(), { sockets: 3, users: 2 });
+        await assertCounts(3, 2);
 
         a1.socket.disconnect();
         await waitForCounts(2, 2, "alice's websocket tab closed");
@@ -131,27 +141,27 @@ describe("counts", () => {
         clients.add(bad);
         const [err] = await recordEvents(bad, ["connect_error"]).next("connect_error", EVENT_MS);
         assert.equal(err.data?.code, "TOKEN_EXPIRED");
-        assert.deepEqual(await counts(), { sockets: 0, users: 0 });
+        await assertCounts(0, 0);
 
         // An Engine.IO session that never sends a Socket.IO CONNECT.
         const engine = new EngineSocket(gw.url, { path: "/socket.io/", transports: ["websocket"] });
         t.after(() => engine.close());
         await recordEvents(engine, ["open"]).next("open", EVENT_MS);
         assert.ok((await metrics()).notify_gateway_engine_sessions >= 1);
-        assert.deepEqual(await counts(), { sockets: 0, users: 0 });
+        await assertCounts(0, 0);
         engine.close();
     });
 
     test("a numeric sub and its string form are one user", async (t) => {
         await connect(42, { transports: ["websocket"] });
         await connect("42", { transports: ["websocket"] });
-        assert.deepEqual(await counts(), { sockets: 2, users: 1 });
+        await assertCounts(2, 1);
     });
 
     test("a websocket dropped without a close frame leaves the registry", async (t) => {
         const c = await connect("carol", { transports: ["websocket"] });
         await connect("dave", { transports: ["websocket"] });
-        assert.deepEqual(await counts(), { sockets: 2, users: 2 });
+        await assertCounts(2, 2);
         // The raw `ws` socket under engine.io-client: cut the TCP connection.
         c.socket.io.engine.transport.ws.terminate();
         await waitForCounts(1, 1, "carol's dropped connection is gone");
@@ -159,7 +169,7 @@ describe("counts", () => {
 
     test("a client that stops answering pings leaves the registry", async (t) => {
         const c = await connect("erin", { transports: ["polling"] });
-        assert.deepEqual(await counts(), { sockets: 1, users: 1 });
+        await assertCounts(1, 1);
         // Like a frozen tab: the engine keeps polling but never sends a pong.
         const engine = c.socket.io.engine;
         const sendPacket = engine._sendPacket.bind(engine);
@@ -181,7 +191,7 @@ describe(`per-user cap (MAX_SOCKETS_PER_USER=${CAP})`, () => {
             tabs.push(await connect(user, { transports }));
         }
         const others = [await connect(`${user}-neighbour`), await connect(`${user}-neighbour`)];
-        assert.deepEqual(await counts(), { sockets: CAP + 2, users: 2 });
+        await assertCounts(CAP + 2, 2);
 
         for (let round = 0; round < 2; round++) {
             tabs.push(await connect(user, { transports: ["websocket"] }));
@@ -238,7 +248,7 @@ describe(`per-user cap (MAX_SOCKETS_PER_USER=${CAP})`, () => {
             assert.equal(manager.count("open"), 0);
             assert.equal(first.events.count("connect"), 1);
             assert.equal(first.socket.active, false);
-            assert.deepEqual(await counts(), { sockets: CAP, users: 1 });
+            await assertCounts(CAP, 1);
         });
     }
 });
