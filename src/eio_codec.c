@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "gw/base64.h"
 #include "gw/common.h"
 
 int gw_eio_decode_text(const char *buf, size_t len, struct gw_eio_packet *out)
@@ -69,85 +70,6 @@ void gw_eio_encode_open(struct gw_buf *b, const char *sid, bool can_upgrade, int
                   "\"maxPayload\":%zu}",
                   sid, can_upgrade ? "[\"websocket\"]" : "[]", ping_interval_ms, ping_timeout_ms,
                   max_payload);
-}
-
-static const char b64_alphabet[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-void gw_base64_encode(struct gw_buf *b, const void *in, size_t len)
-{
-    const unsigned char *s = in;
-    char *out = gw_buf_reserve(b, (len + 2) / 3 * 4);
-    size_t o = 0, i = 0;
-    for (; i + 3 <= len; i += 3) {
-        unsigned v = (unsigned)s[i] << 16 | (unsigned)s[i + 1] << 8 | s[i + 2];
-        out[o++] = b64_alphabet[v >> 18];
-        out[o++] = b64_alphabet[(v >> 12) & 63];
-        out[o++] = b64_alphabet[(v >> 6) & 63];
-        out[o++] = b64_alphabet[v & 63];
-    }
-    if (i < len) {
-        unsigned v = (unsigned)s[i] << 16 | (i + 1 < len ? (unsigned)s[i + 1] << 8 : 0);
-        out[o++] = b64_alphabet[v >> 18];
-        out[o++] = b64_alphabet[(v >> 12) & 63];
-        out[o++] = i + 1 < len ? b64_alphabet[(v >> 6) & 63] : '=';
-        out[o++] = '=';
-    }
-    b->len += o;
-    b->data[b->len] = '\0';
-}
-
-static int b64_value(unsigned char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+')
-        return 62;
-    if (c == '/')
-        return 63;
-    return -1;
-}
-
-/* Strict decoding: the length is a multiple of 4, padding only at the end, and unused bits of
- * the last group are zero, so every input has at most one meaning. Writing never overtakes
- * reading (3 bytes out per 4 in), which makes in-place decoding safe. */
-long gw_base64_decode(const char *in, size_t len, void *out)
-{
-    unsigned char *o = out;
-    size_t n = 0;
-    if (len % 4)
-        return -1;
-    for (size_t i = 0; i < len; i += 4) {
-        int pad = 0;
-        unsigned v = 0;
-        for (int k = 0; k < 4; k++) {
-            unsigned char c = (unsigned char)in[i + k];
-            int d;
-            if (c == '=' && i + 4 == len && k >= 2) {
-                pad++;
-                d = 0;
-            } else {
-                if (pad)
-                    return -1; /* data after padding */
-                d = b64_value(c);
-                if (d < 0)
-                    return -1;
-            }
-            v = v << 6 | (unsigned)d;
-        }
-        if ((pad == 1 && (v & 0xff)) || (pad == 2 && (v & 0xffff)))
-            return -1;
-        o[n++] = (unsigned char)(v >> 16);
-        if (pad < 2)
-            o[n++] = (unsigned char)(v >> 8);
-        if (pad < 1)
-            o[n++] = (unsigned char)v;
-    }
-    return (long)n;
 }
 
 bool gw_utf8_valid(const char *p, size_t len)
@@ -272,16 +194,5 @@ int gw_eio_query_check(const struct gw_eio_query *q, enum gw_eio_error *err)
 
 void gw_eio_new_sid(char out[GW_EIO_SID_LEN + 1])
 {
-    static const char url_alphabet[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    unsigned char raw[15];
-    gw_random_bytes(raw, sizeof(raw));
-    for (size_t i = 0, o = 0; i < sizeof(raw); i += 3) {
-        unsigned v = (unsigned)raw[i] << 16 | (unsigned)raw[i + 1] << 8 | raw[i + 2];
-        out[o++] = url_alphabet[v >> 18];
-        out[o++] = url_alphabet[(v >> 12) & 63];
-        out[o++] = url_alphabet[(v >> 6) & 63];
-        out[o++] = url_alphabet[v & 63];
-    }
-    out[GW_EIO_SID_LEN] = '\0';
+    gw_random_id(out, GW_EIO_SID_LEN);
 }

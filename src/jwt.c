@@ -17,6 +17,7 @@
  */
 #include "gw/jwt.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -40,6 +41,7 @@
 #include <openssl/x509.h>
 
 #include "gw/buf.h"
+#include "gw/base64.h"
 
 /* A key file bigger than this is not a PEM public key or certificate. */
 #define KEY_FILE_MAX (256 * 1024)
@@ -79,72 +81,18 @@ struct gw_jwt_verifier {
 
 /* ---- base64url (RFC 4648 §5, no padding) ---- */
 
-static const char b64url_alphabet[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-static int b64url_value(unsigned char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '-')
-        return 62;
-    if (c == '_')
-        return 63;
-    return -1;
-}
-
-/* Decodes n characters into a new buffer (caller frees). Returns NULL for any character
- * outside the alphabet (padding included), an impossible length, or non-zero unused bits in
- * the last character: each byte string then has exactly one accepted encoding. */
+/* Decodes n characters into a new buffer (caller frees), or NULL: each byte string has exactly
+ * one accepted encoding (see base64.h). */
 static unsigned char *b64url_decode(const char *s, size_t n, size_t *out_len)
 {
-    if (n % 4 == 1)
-        return NULL;
     unsigned char *out = gw_malloc(n / 4 * 3 + 2);
-    size_t o = 0;
-    uint32_t acc = 0;
-    int bits = 0;
-    for (size_t i = 0; i < n; i++) {
-        int v = b64url_value((unsigned char)s[i]);
-        if (v < 0)
-            goto fail;
-        acc = (acc << 6) | (uint32_t)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out[o++] = (unsigned char)(acc >> bits);
-            acc &= (1u << bits) - 1;
-        }
+    long len = gw_base64url_decode(s, n, out);
+    if (len < 0) {
+        free(out);
+        return NULL;
     }
-    if (acc != 0)
-        goto fail;
-    *out_len = o;
+    *out_len = (size_t)len;
     return out;
-fail:
-    free(out);
-    return NULL;
-}
-
-static void b64url_append(struct gw_buf *b, const void *data, size_t n)
-{
-    const unsigned char *p = data;
-    uint32_t acc = 0;
-    int bits = 0;
-    for (size_t i = 0; i < n; i++) {
-        acc = (acc << 8) | p[i];
-        bits += 8;
-        while (bits >= 6) {
-            bits -= 6;
-            gw_buf_append_char(b, b64url_alphabet[(acc >> bits) & 63]);
-        }
-        acc &= (1u << bits) - 1;
-    }
-    if (bits > 0)
-        gw_buf_append_char(b, b64url_alphabet[(acc << (6 - bits)) & 63]);
 }
 
 /* ---- algorithms and keys ---- */
@@ -523,7 +471,7 @@ struct segments {
 static int split_token(const char *t, size_t len, struct segments *s)
 {
     for (size_t i = 0; i < len; i++)
-        if (t[i] != '.' && b64url_value((unsigned char)t[i]) < 0)
+        if (t[i] != '.' && !isalnum((unsigned char)t[i]) && t[i] != '-' && t[i] != '_')
             return -1;
     const char *dot1 = memchr(t, '.', len);
     if (!dot1)
@@ -849,9 +797,9 @@ char *gw_jwt_sign_hmac(const char *alg, const void *secret, size_t secret_len,
     struct gw_buf b = GW_BUF_INIT;
     char header[64];
     int hn = snprintf(header, sizeof(header), "{\"alg\":\"%s\",\"typ\":\"JWT\"}", a->name);
-    b64url_append(&b, header, (size_t)hn);
+    gw_base64url_encode(&b, header, (size_t)hn);
     gw_buf_append_char(&b, '.');
-    b64url_append(&b, claims_json, strlen(claims_json));
+    gw_base64url_encode(&b, claims_json, strlen(claims_json));
     unsigned char mac[EVP_MAX_MD_SIZE];
     unsigned int mac_len = 0;
     if (!HMAC(a->md(), secret, (int)secret_len, (const unsigned char *)b.data, b.len, mac,
@@ -862,6 +810,6 @@ char *gw_jwt_sign_hmac(const char *alg, const void *secret, size_t secret_len,
         return NULL;
     }
     gw_buf_append_char(&b, '.');
-    b64url_append(&b, mac, mac_len);
+    gw_base64url_encode(&b, mac, mac_len);
     return gw_buf_steal(&b, NULL);
 }

@@ -16,6 +16,7 @@
 #include "gw/eio_codec.h"
 #include "gw/gateway.h"
 #include "gw/notice.h"
+#include "gw/base64.h"
 
 struct conv {
     struct gw_buf *b;
@@ -245,25 +246,9 @@ static void json_oid(struct gw_buf *b, const bson_oid_t *oid)
 
 static void json_base64(struct gw_buf *b, const uint8_t *p, size_t n)
 {
-    static const char alphabet[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    char *o = gw_buf_reserve(b, (n + 2) / 3 * 4 + 2);
-    size_t j = 0;
-    o[j++] = '"';
-    for (size_t i = 0; i < n; i += 3) {
-        uint32_t v = (uint32_t)p[i] << 16;
-        if (i + 1 < n)
-            v |= (uint32_t)p[i + 1] << 8;
-        if (i + 2 < n)
-            v |= p[i + 2];
-        o[j++] = alphabet[v >> 18 & 63];
-        o[j++] = alphabet[v >> 12 & 63];
-        o[j++] = i + 1 < n ? alphabet[v >> 6 & 63] : '=';
-        o[j++] = i + 2 < n ? alphabet[v & 63] : '=';
-    }
-    o[j++] = '"';
-    b->len += j;
-    b->data[b->len] = '\0';
+    gw_buf_append_char(b, '"');
+    gw_base64_encode(b, p, n);
+    gw_buf_append_char(b, '"');
 }
 
 static void json_binary(struct gw_buf *b, bson_subtype_t sub, const uint8_t *p, uint32_t n)

@@ -6,6 +6,7 @@
  * drives jansson's recursive parser (or our placeholder walk) deeper than the limit.
  */
 #include "gw/sio_codec.h"
+#include "gw/base64.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
@@ -563,17 +564,5 @@ fail:
 
 void gw_sio_generate_sid(char out[GW_SIO_SID_LEN + 1])
 {
-    static const char alphabet[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    unsigned char raw[GW_SIO_SID_LEN / 4 * 3];
-    gw_random_bytes(raw, sizeof(raw));
-    char *o = out;
-    for (size_t i = 0; i < sizeof(raw); i += 3) {
-        uint32_t v = (uint32_t)raw[i] << 16 | (uint32_t)raw[i + 1] << 8 | raw[i + 2];
-        *o++ = alphabet[(v >> 18) & 63];
-        *o++ = alphabet[(v >> 12) & 63];
-        *o++ = alphabet[(v >> 6) & 63];
-        *o++ = alphabet[v & 63];
-    }
-    *o = '\0';
+    gw_random_id(out, GW_SIO_SID_LEN);
 }

@@ -60,11 +60,6 @@ void gw_eio_payload_append(struct gw_buf *b, const char *frame, size_t len, bool
 void gw_eio_encode_open(struct gw_buf *b, const char *sid, bool can_upgrade, int ping_interval_ms,
                         int ping_timeout_ms, size_t max_payload);
 
-/* Standard base64 (RFC 4648 §4, with padding). decode returns the decoded length or -1; it may
- * decode in place (out == in). */
-void gw_base64_encode(struct gw_buf *b, const void *in, size_t len);
-long gw_base64_decode(const char *in, size_t len, void *out);
-
 /* Returns true when p[0..len) is well-formed UTF-8 (no overlongs, no surrogates, <= U+10FFFF). */
 bool gw_utf8_valid(const char *p, size_t len);
 

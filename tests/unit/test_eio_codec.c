@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "gw/common.h"
+#include "gw/base64.h"
 #include "gw/eio_codec.h"
 #include "test.h"
 
