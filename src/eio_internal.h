@@ -38,6 +38,7 @@ struct gw_eio_session {
     bool websocket; /* the active transport is the WebSocket */
     bool upgrading; /* the probe said 2probe; polling GETs get noops until 5 */
     bool awaiting_pong;
+    bool lingering; /* closed polling session kept in the map until its next GET */
 
     /* Transport attachments. A wsi's conn points back here; whichever side goes first
      * detaches the other, so neither ever holds a dangling pointer. */
@@ -64,6 +65,7 @@ struct gw_eio_engine {
     uint64_t sul_due;         /* when the sul fires, 0 = not armed */
     size_t count;             /* open sessions */
     size_t closing;           /* closed sessions whose transports are still finishing */
+    bool draining;            /* shutting down: no new sessions */
     struct gw_list_node reap; /* closed, detached sessions, freed by gw_eio_engine_reap() */
 };
 
@@ -83,12 +85,17 @@ struct gw_conn {
     size_t in_total;  /* POST: decoded body bytes so far, kept or not */
     bool probe_reply; /* WebSocket probe: "3probe" is due */
     bool close_now;   /* WebSocket: close at the next WRITEABLE */
+    bool close_armed; /* WebSocket: the close frame goes out from the wsi timer */
 };
 
 /* eio_session.c */
 struct gw_eio_session *eio_session_new(struct gw_eio_engine *eng, const struct gw_eio_endpoint *ep,
                                        bool websocket);
+/* Returns the session with that sid, open or lingering (closed, waiting for a GET to hand its
+ * last packets to): check s->state. */
 struct gw_eio_session *eio_session_find(struct gw_eio_engine *eng, const char *sid);
+/* Ends the linger of a closed polling session once its last GET was answered. */
+void eio_session_end_linger(struct gw_eio_session *s);
 /* Handles one decoded packet that arrived on the active transport. Returns -1 when the session
  * was closed because of it. */
 int eio_session_on_packet(struct gw_eio_session *s, const struct gw_eio_packet *pkt);
@@ -118,6 +125,8 @@ int eio_ws_established(struct gw_eio_engine *eng, const struct gw_eio_endpoint *
 int eio_ws_receive(struct lws *wsi, struct gw_conn *c, const void *in, size_t len);
 int eio_ws_writeable(struct lws *wsi, struct gw_conn *c);
 void eio_ws_closed(struct lws *wsi, struct gw_conn *c);
+/* LWS_CALLBACK_TIMER: armed only to close politely. */
+int eio_ws_timer(struct lws *wsi, struct gw_conn *c);
 /* Makes a WebSocket close itself at its next WRITEABLE and detaches it from its session. */
 void eio_ws_close_later(struct lws *wsi);
 

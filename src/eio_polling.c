@@ -91,10 +91,12 @@ static int flush_get(struct gw_eio_session *s, struct lws *wsi)
             gw_eio_payload_append(&b, gw_msg_payload(m), m->len, m->binary);
             gw_msg_unref(m);
         }
-        if (s->state == SESSION_CLOSING) {
-            /* The reference answers the client's own close with a noop, any other with close. */
+        if (s->state == SESSION_CLOSING && b.len == 0) {
+            /* The reference answers the client's own close with a noop, any other with close.
+             * Queued packets went first, alone; the close packet ends a linger. */
             char last = s->close_reason == GW_EIO_CLOSE_CLIENT ? '6' : '1';
             gw_eio_payload_append(&b, &last, 1, false);
+            eio_session_end_linger(s);
         }
     }
     int rc = respond_text(s->eng, wsi, 200, "text/plain; charset=UTF-8", b.data, b.len);
@@ -166,11 +168,18 @@ int eio_poll_request(struct gw_eio_engine *eng, const struct gw_eio_endpoint *ep
     if (!q.has_sid) {
         if (method != GW_HTTP_GET)
             return respond_error(eng, wsi, GW_EIO_ERR_BAD_HANDSHAKE_METHOD);
+        if (eng->draining)
+            return respond_text(eng, wsi, 503, "text/plain", "shutting down", 13);
         return handshake(eng, ep, wsi);
     }
     struct gw_eio_session *s = eio_session_find(eng, q.sid);
     if (!s || s->ep != ep)
         return respond_error(eng, wsi, GW_EIO_ERR_SESSION_UNKNOWN);
+    if (s->lingering) {
+        if (method != GW_HTTP_GET)
+            return respond_error(eng, wsi, GW_EIO_ERR_SESSION_UNKNOWN);
+        return flush_get(s, wsi); /* what was queued last, or else the close packet */
+    }
     if (method == GW_HTTP_GET)
         return poll_get(eng, s, wsi, c);
     if (method == GW_HTTP_POST)
@@ -252,6 +261,8 @@ int eio_poll_body_done(struct gw_eio_engine *eng, struct lws *wsi, struct gw_con
         return 0;
     int rc;
     struct gw_eio_session *s = eio_session_find(eng, c->sid);
+    if (s && s->state != SESSION_OPEN)
+        s = NULL;
     if (c->in_too_large) {
         rc = respond_text(eng, wsi, 413, "text/plain; charset=UTF-8", "Payload Too Large", 17);
     } else if (!s || s->websocket) {

@@ -98,6 +98,11 @@ size_t gw_eio_engine_session_count(const struct gw_eio_engine *eng)
     return eng->count;
 }
 
+void gw_eio_engine_drain(struct gw_eio_engine *eng)
+{
+    eng->draining = true;
+}
+
 bool gw_eio_engine_has_transports(const struct gw_eio_engine *eng)
 {
     return eng->closing > 0;
@@ -105,14 +110,19 @@ bool gw_eio_engine_has_transports(const struct gw_eio_engine *eng)
 
 void gw_eio_engine_close_all(struct gw_eio_engine *eng)
 {
-    /* Closing unlinks from the map, so restart from a fresh bucket scan each time. */
+    /* Closing changes the map (or leaves lingering sessions in it): list the open ones first. */
+    struct gw_eio_session **open = gw_malloc((eng->count + 1) * sizeof(*open));
+    size_t n = 0;
     for (size_t i = 0; i < eng->sessions.nbuckets; i++) {
-        struct gw_hmap_node *n;
-        while ((n = eng->sessions.buckets[i]) != NULL) {
-            struct gw_eio_session *s = GW_CONTAINER_OF(n, struct gw_eio_session, by_sid);
-            gw_eio_session_close(s, GW_EIO_CLOSE_SHUTDOWN, true);
+        for (struct gw_hmap_node *node = eng->sessions.buckets[i]; node; node = node->next) {
+            struct gw_eio_session *s = GW_CONTAINER_OF(node, struct gw_eio_session, by_sid);
+            if (s->state == SESSION_OPEN)
+                open[n++] = s;
         }
     }
+    for (size_t i = 0; i < n; i++)
+        gw_eio_session_close(open[i], GW_EIO_CLOSE_SHUTDOWN, true);
+    free(open);
 }
 
 static void session_on_deadline(struct gw_eio_session *s, uint64_t now);
@@ -189,6 +199,10 @@ void eio_session_reschedule(struct gw_eio_session *s)
 
 static void session_on_deadline(struct gw_eio_session *s, uint64_t now)
 {
+    if (s->lingering) {
+        eio_session_end_linger(s); /* no GET came for the last packets: the client is gone */
+        return;
+    }
     if (s->upgrade_due && now >= s->upgrade_due) {
         s->upgrade_due = 0;
         if (s->probe) {
@@ -294,8 +308,21 @@ void gw_eio_session_close(struct gw_eio_session *s, enum gw_eio_close_reason why
         return;
     s->state = SESSION_CLOSING;
     s->close_reason = why;
-    gw_hmap_remove(&s->eng->sessions, &s->by_sid);
-    gw_timerq_remove(&s->eng->timers, &s->timer);
+    /* A polling client must see what was queued last (a DISCONNECT, say) in one response and
+     * the close packet in a later one: the stock client handles a close at once but other
+     * packets on the next tick, so both in one payload would lose the DISCONNECT. And a client
+     * between two GETs would otherwise only get a 400. So the session stays findable until a
+     * GET has carried the close packet, as with the reference server, or until it is overdue. */
+    s->lingering = flush && !s->websocket;
+    if (s->lingering) {
+        uint64_t overdue =
+            (uint64_t)s->ep->settings.ping_interval_ms + (uint64_t)s->ep->settings.ping_timeout_ms;
+        gw_timerq_set(&s->eng->timers, &s->timer, gw_now_ms() + overdue);
+        engine_arm(s->eng);
+    } else {
+        gw_hmap_remove(&s->eng->sessions, &s->by_sid);
+        gw_timerq_remove(&s->eng->timers, &s->timer);
+    }
     s->eng->count--;
     s->eng->closing++;
     gw_log_debug("eio", "%s: closed (%s)", s->sid, gw_eio_close_reason_str(why));
@@ -313,9 +340,20 @@ void gw_eio_session_close(struct gw_eio_session *s, enum gw_eio_close_reason why
     eio_session_maybe_free(s);
 }
 
+void eio_session_end_linger(struct gw_eio_session *s)
+{
+    if (!s->lingering)
+        return;
+    s->lingering = false;
+    gw_hmap_remove(&s->eng->sessions, &s->by_sid);
+    gw_timerq_remove(&s->eng->timers, &s->timer);
+    eio_session_maybe_free(s);
+}
+
 void eio_session_maybe_free(struct gw_eio_session *s)
 {
-    if (s->state != SESSION_CLOSING || s->get || s->ws || s->probe || gw_list_linked(&s->reap))
+    if (s->state != SESSION_CLOSING || s->lingering || s->get || s->ws || s->probe ||
+        gw_list_linked(&s->reap))
         return;
     gw_list_insert_tail(&s->eng->reap, &s->reap);
 }

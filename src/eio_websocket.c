@@ -47,7 +47,7 @@ int eio_ws_confirm(struct gw_eio_engine *eng, const struct gw_eio_endpoint *ep, 
         return reject(eng, wsi, GW_EIO_ERR_BAD_REQUEST);
     if (q.has_sid) {
         struct gw_eio_session *s = eio_session_find(eng, q.sid);
-        if (!s || s->ep != ep)
+        if (!s || s->ep != ep || s->state != SESSION_OPEN)
             return reject(eng, wsi, GW_EIO_ERR_SESSION_UNKNOWN);
         /* A session already on (or moving to) WebSocket: like the reference, accept the
          * upgrade and close the new socket at once (eio_ws_established), so clients see a plain
@@ -79,7 +79,7 @@ int eio_ws_established(struct gw_eio_engine *eng, const struct gw_eio_endpoint *
     }
     /* Checked in eio_ws_confirm, but the session may have gone in between. */
     struct gw_eio_session *s = eio_session_find(eng, q.sid);
-    if (!s || s->websocket || s->probe)
+    if (!s || s->state != SESSION_OPEN || s->websocket || s->probe)
         return -1;
     s->probe = wsi;
     c->session = s;
@@ -133,7 +133,10 @@ int eio_ws_receive(struct lws *wsi, struct gw_conn *c, const void *in, size_t le
     struct gw_eio_session *s = c->session;
     if (!s)
         return 0; /* detached and closing: what it still says does not matter */
-    if (c->in.len + len > s->ep->settings.max_payload) {
+    /* The frame header says how much more is coming: refuse an oversized message at once
+     * rather than wait for (and buffer) bytes that will be too many anyway. */
+    if (c->in.len + len > s->ep->settings.max_payload ||
+        lws_remaining_packet_payload(wsi) > s->ep->settings.max_payload - c->in.len - len) {
         lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, NULL, 0);
         return -1; /* LWS_CALLBACK_CLOSED detaches and closes the session */
     }
@@ -175,6 +178,26 @@ int eio_ws_receive(struct lws *wsi, struct gw_conn *c, const void *in, size_t le
     return rc;
 }
 
+/* Ends the connection with a close frame. Returning -1 from a WRITEABLE callback (or killing
+ * through a timeout) makes lws 4.1 take the socket for broken and drop it without a close frame:
+ * the client would see 1006, an abnormal closure. A -1 from the wsi's own timer callback closes
+ * politely (close frame, then the client's acknowledgement), so go through that. */
+static int close_politely(struct lws *wsi, struct gw_conn *c, enum lws_close_status status)
+{
+    if (!c->close_armed) {
+        c->close_armed = true;
+        c->close_now = true;
+        lws_close_reason(wsi, status, NULL, 0);
+        lws_set_timer_usecs(wsi, 1);
+    }
+    return 0;
+}
+
+int eio_ws_timer(struct lws *wsi, struct gw_conn *c)
+{
+    return c->close_armed ? -1 : 0;
+}
+
 static int write_frame(struct lws *wsi, char *payload, size_t len, bool binary)
 {
     int n =
@@ -185,10 +208,8 @@ static int write_frame(struct lws *wsi, char *payload, size_t len, bool binary)
 int eio_ws_writeable(struct lws *wsi, struct gw_conn *c)
 {
     struct gw_eio_session *s = c->session;
-    if (c->close_now || !s) {
-        lws_close_reason(wsi, LWS_CLOSE_STATUS_NORMAL, NULL, 0);
-        return -1;
-    }
+    if (c->close_now || !s)
+        return close_politely(wsi, c, LWS_CLOSE_STATUS_NORMAL);
     if (s->probe == wsi) {
         if (!c->probe_reply)
             return 0;
@@ -208,9 +229,11 @@ int eio_ws_writeable(struct lws *wsi, struct gw_conn *c)
     if (s->state == SESSION_CLOSING) {
         s->ws = NULL;
         c->session = NULL;
+        c->close_now = true;
         eio_session_maybe_free(s);
-        lws_close_reason(wsi, LWS_CLOSE_STATUS_GOINGAWAY, NULL, 0);
-        return -1;
+        return close_politely(wsi, c,
+                              s->close_reason == GW_EIO_CLOSE_SHUTDOWN ? LWS_CLOSE_STATUS_GOINGAWAY
+                                                                       : LWS_CLOSE_STATUS_NORMAL);
     }
     return 0;
 }

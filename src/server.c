@@ -45,6 +45,8 @@ struct gw_server {
     lws_sorted_usec_list_t shutdown_sul;
     uint64_t shutdown_deadline;
     uint64_t producers_deadline; /* 0 once the sessions were closed */
+    size_t websockets;           /* established and not yet closed, for the shutdown wait */
+    unsigned depth;              /* nesting of our lws callback */
     bool stopping;
     bool destroyed;
     bool tls;
@@ -81,13 +83,8 @@ static const struct gw_eio_endpoint *endpoint_of(struct gw_server *srv, struct l
 static int http_request(struct gw_server *srv, struct lws *wsi, struct gw_conn *c, const char *path)
 {
     const struct gw_eio_endpoint *ep = find_endpoint(srv, path);
-    if (ep) {
-        if (srv->stopping) {
-            gw_http_respond(wsi, srv->opt.cors, 503, "text/plain", "shutting down", 13);
-            return -1;
-        }
+    if (ep)
         return eio_poll_request(srv->eng, ep, wsi, c);
-    }
     for (size_t i = 0; i < srv->opt.n_routes; i++) {
         const struct gw_http_route *r = &srv->opt.routes[i];
         if (strcmp(r->path, path) != 0)
@@ -137,6 +134,7 @@ static int dispatch(struct gw_server *srv, struct lws *wsi, enum lws_callback_re
         }
         return eio_ws_confirm(srv->eng, ep, wsi);
     case LWS_CALLBACK_ESTABLISHED:
+        srv->websockets++; /* CLOSED follows whatever we return */
         ep = endpoint_of(srv, wsi);
         if (!ep)
             return -1;
@@ -145,7 +143,10 @@ static int dispatch(struct gw_server *srv, struct lws *wsi, enum lws_callback_re
         return eio_ws_receive(wsi, c, in, len);
     case LWS_CALLBACK_SERVER_WRITEABLE:
         return eio_ws_writeable(wsi, c);
+    case LWS_CALLBACK_TIMER:
+        return eio_ws_timer(wsi, c);
     case LWS_CALLBACK_CLOSED:
+        srv->websockets--;
         eio_ws_closed(wsi, c);
         return 0;
 
@@ -165,8 +166,13 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     struct gw_server *srv = ctx ? lws_context_user(ctx) : NULL;
     if (!srv)
         return 0;
+    /* lws calls back re-entrantly (lws_http_transaction_completed() drops the protocol from
+     * inside a WRITEABLE callback, say): free closed sessions only when the outermost callback
+     * returns, so no callback on the stack holds a freed session. */
+    srv->depth++;
     int rc = dispatch(srv, wsi, reason, user, in, len);
-    gw_eio_engine_reap(srv->eng);
+    if (--srv->depth == 0)
+        gw_eio_engine_reap(srv->eng);
     return rc;
 }
 
@@ -200,8 +206,10 @@ static void finish_shutdown(lws_sorted_usec_list_t *sul)
         gw_eio_engine_reap(srv->eng);
         srv->shutdown_deadline = now + SHUTDOWN_GRACE_MS;
     }
-    /* Sessions leave the map at once; their transports need a few ms to flush and close. */
-    if (gw_eio_engine_session_count(srv->eng) == 0 && !gw_eio_engine_has_transports(srv->eng))
+    /* Sessions leave the map at once; their transports need a few ms to flush, and each
+     * WebSocket to exchange close frames, before the context may go. */
+    if (gw_eio_engine_session_count(srv->eng) == 0 && !gw_eio_engine_has_transports(srv->eng) &&
+        srv->websockets == 0)
         srv->shutdown_deadline = 0;
     if (srv->shutdown_deadline && now < srv->shutdown_deadline) {
         poll_shutdown(srv);
@@ -219,10 +227,14 @@ void gw_server_stop(struct gw_server *srv)
         return;
     srv->stopping = true;
     gw_log_info("server", "shutting down");
+    gw_eio_engine_drain(srv->eng);
     if (srv->opt.on_stop)
         srv->opt.on_stop(srv->opt.ud);
     srv->producers_deadline = gw_now_ms() + PRODUCER_GRACE_MS;
     poll_shutdown(srv);
+    /* Called from a signal callback, lws 4.1 on libuv would arm the new timer only at its next
+     * I/O event or earlier timer: wake the loop so it re-arms now. */
+    lws_cancel_service(srv->ctx);
 }
 
 static void on_signal(void *handle, int signum)

@@ -80,6 +80,9 @@ void gw_eio_engine_free(struct gw_eio_engine *eng);
 /* Frees the sessions that closed and lost their last transport. The server calls it after
  * every lws callback, so a session pointer stays valid for a whole callback whatever closes. */
 void gw_eio_engine_reap(struct gw_eio_engine *eng);
+/* From now on, refuses new sessions (503) but keeps serving existing ones, so each can still
+ * receive its last packets and its close. */
+void gw_eio_engine_drain(struct gw_eio_engine *eng);
 /* Closes every session (reason SHUTDOWN, outboxes flushed first). */
 void gw_eio_engine_close_all(struct gw_eio_engine *eng);
 size_t gw_eio_engine_session_count(const struct gw_eio_engine *eng);
