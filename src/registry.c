@@ -80,8 +80,11 @@ void gw_registry_add(struct gw_registry *r, struct gw_registry_link *link, const
     while (u->count > r->max_per_user) {
         struct gw_registry_link *oldest =
             GW_CONTAINER_OF(u->sockets.next, struct gw_registry_link, node);
+        size_t before = u->count;
         r->evict(oldest->owner, r->ud);
-        if (oldest->user) /* evict must close it; if it could not, unlink it here */
+        /* Closing the socket removed and freed its link: do not touch it again. If it did not
+         * (the socket could not be closed), unlink it here so the loop ends. */
+        if (u->count == before)
             gw_registry_remove(r, oldest);
     }
     u->pins--;
