@@ -137,8 +137,19 @@ int eio_ws_receive(struct lws *wsi, struct gw_conn *c, const void *in, size_t le
      * rather than wait for (and buffer) bytes that will be too many anyway. */
     if (c->in.len + len > s->ep->settings.max_payload ||
         lws_remaining_packet_payload(wsi) > s->ep->settings.max_payload - c->in.len - len) {
+        /* Detach first: lws now waits for the client's close acknowledgement, and nothing
+         * (a heartbeat ping, say) may be written after the close frame. */
+        if (s->probe == wsi) {
+            s->probe = NULL;
+            s->upgrading = false;
+        } else {
+            s->ws = NULL;
+            gw_eio_session_close(s, GW_EIO_CLOSE_PARSE_ERROR, false);
+        }
+        c->session = NULL;
+        eio_session_maybe_free(s);
         lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, NULL, 0);
-        return -1; /* LWS_CALLBACK_CLOSED detaches and closes the session */
+        return -1;
     }
     gw_buf_append(&c->in, in, len);
     if (!lws_is_final_fragment(wsi))
