@@ -14,7 +14,7 @@ TEST_APT_PACKAGES := chromium
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps apt apt-test npm build test unit integration run clean
+.PHONY: all deps apt apt-test npm build test unit integration run clean test-sanitize
 
 all: build
 
@@ -62,3 +62,7 @@ run: build npm
 
 clean:
 	rm -rf $(BUILD_DIR)
+
+# The same tests on an AddressSanitizer + UndefinedBehaviorSanitizer build; CI runs both.
+test-sanitize:
+	$(MAKE) test BUILD_DIR=build-asan BUILD_TYPE=Debug CMAKE_FLAGS="-DGW_ASAN=ON -DGW_UBSAN=ON $(CMAKE_FLAGS)"
