@@ -340,8 +340,7 @@ static enum outcome stream_failed(struct gw_watcher *w, const bson_error_t *e)
         return OUT_RESTART_NOW;
     }
     if (e->code == 40573)
-        set_error(w, "%s is not a replica set: change streams need one (%s)", w->cfg->mongodb_uri,
-                  e->message);
+        set_error(w, "MongoDB is not a replica set: change streams need one (%s)", e->message);
     else
         set_error(w, "change stream error (%u.%u): %s", e->domain, e->code, e->message);
     return OUT_BACKOFF;
@@ -355,7 +354,8 @@ static int check_replica_set(struct gw_watcher *w)
     int rc = -1;
     BSON_APPEND_INT32(&cmd, "hello", 1);
     if (!mongoc_client_command_simple(w->client, "admin", &cmd, NULL, &reply, &err)) {
-        set_error(w, "cannot reach MongoDB (%s): %s", w->cfg->mongodb_uri, err.message);
+        /* Never the URI: it may hold a password, and lastError is served by the health route. */
+        set_error(w, "cannot reach MongoDB: %s", err.message);
     } else if (!bson_iter_init_find(&it, &reply, "setName") || !BSON_ITER_HOLDS_UTF8(&it)) {
         set_error(w, "MongoDB at the configured URI is not a replica set: change streams need "
                      "one (start mongod with --replSet and run rs.initiate())");
