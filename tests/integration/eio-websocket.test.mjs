@@ -203,8 +203,9 @@ describe("raw WebSocket bad input and close", () => {
 describe("raw WebSocket frame headers", () => {
     /**
      * A bare TCP WebSocket client: upgrade by hand, then write arbitrary bytes. Resolves to
-     * { socket, frames() } where frames() parses what the server sent so far (unmasked
-     * server frames: { opcode, payload }).
+     * { socket, frames(), closing() }: frames() parses what the server sent so far
+     * (unmasked server frames: { opcode, payload }); closing() resolves once the server
+     * sent a close frame or dropped the connection.
      */
     async function rawUpgrade() {
         const url = new URL(srv.url);
@@ -266,7 +267,10 @@ describe("raw WebSocket frame headers", () => {
         };
         await until(() => frames().length > 0, "open packet");
         assert.match(frames()[0].payload.toString(), /^0\{/);
-        return { socket, ended, frames, until };
+        // The server is closing once it sent a close frame or dropped the connection.
+        const closing = () =>
+            until(() => socket.destroyed || frames().some((f) => f.opcode === 0x8), "a close");
+        return { socket, frames, closing };
     }
 
     /** A masked client frame header (+ masked payload) for a text frame. */
@@ -289,10 +293,10 @@ describe("raw WebSocket frame headers", () => {
     }
 
     test("a frame announcing an enormous length closes with 1009 without waiting for it", async (t) => {
-        const { socket, ended, frames } = await rawUpgrade();
+        const { socket, frames, closing } = await rawUpgrade();
         t.after(() => socket.destroy());
         socket.write(maskedFrame("4abc", 1n << 62n));
-        await withTimeout(ended, 3000, "the server closing the connection");
+        await closing();
         assertNotByHeartbeat(frames);
         const close = frames().find((f) => f.opcode === 0x8);
         if (close) {
@@ -301,10 +305,10 @@ describe("raw WebSocket frame headers", () => {
     });
 
     test("an unmasked client frame closes the connection", async (t) => {
-        const { socket, ended, frames } = await rawUpgrade();
+        const { socket, frames, closing } = await rawUpgrade();
         t.after(() => socket.destroy());
         socket.write(Buffer.concat([Buffer.from([0x81, 6]), Buffer.from("4hello")]));
-        await withTimeout(ended, 3000, "the server closing the connection");
+        await closing();
         const echoed = frames().filter((f) => f.opcode === 0x1 && f.payload.toString() === "4hello");
         assert.deepEqual(echoed, [], "the unmasked frame was accepted and echoed");
         assertNotByHeartbeat(frames);
