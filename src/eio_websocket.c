@@ -128,6 +128,26 @@ static int probe_packet(struct gw_eio_session *s, struct lws *wsi, struct gw_con
     return -1;
 }
 
+/* Ends the connection with a close frame. Returning -1 from a WRITEABLE callback (or killing
+ * through a timeout) makes lws 4.1 take the socket for broken and drop it without a close frame:
+ * the client would see 1006, an abnormal closure. A -1 from the wsi's own timer callback closes
+ * politely (close frame, then the client's acknowledgement), so go through that. */
+static int close_politely(struct lws *wsi, struct gw_conn *c, enum lws_close_status status)
+{
+    if (!c->close_armed) {
+        c->close_armed = true;
+        c->close_now = true;
+        lws_close_reason(wsi, status, NULL, 0);
+        lws_set_timer_usecs(wsi, 1);
+    }
+    return 0;
+}
+
+int eio_ws_timer(struct lws *wsi, struct gw_conn *c)
+{
+    return c->close_armed ? -1 : 0;
+}
+
 int eio_ws_receive(struct lws *wsi, struct gw_conn *c, const void *in, size_t len)
 {
     struct gw_eio_session *s = c->session;
@@ -148,8 +168,10 @@ int eio_ws_receive(struct lws *wsi, struct gw_conn *c, const void *in, size_t le
         }
         c->session = NULL;
         eio_session_maybe_free(s);
-        lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, NULL, 0);
-        return -1;
+        /* Not -1: lws would close with the rest of the message unread, and the reset that
+         * unread data causes can swallow the close frame. The polite close keeps reading
+         * (and this callback discards, the conn being detached) until the client answers. */
+        return close_politely(wsi, c, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE);
     }
     gw_buf_append(&c->in, in, len);
     if (!lws_is_final_fragment(wsi))
@@ -187,26 +209,6 @@ int eio_ws_receive(struct lws *wsi, struct gw_conn *c, const void *in, size_t le
     if (c->in.cap > 4096)
         gw_buf_free(&c->in); /* a big message passed: don't keep its buffer for an idle socket */
     return rc;
-}
-
-/* Ends the connection with a close frame. Returning -1 from a WRITEABLE callback (or killing
- * through a timeout) makes lws 4.1 take the socket for broken and drop it without a close frame:
- * the client would see 1006, an abnormal closure. A -1 from the wsi's own timer callback closes
- * politely (close frame, then the client's acknowledgement), so go through that. */
-static int close_politely(struct lws *wsi, struct gw_conn *c, enum lws_close_status status)
-{
-    if (!c->close_armed) {
-        c->close_armed = true;
-        c->close_now = true;
-        lws_close_reason(wsi, status, NULL, 0);
-        lws_set_timer_usecs(wsi, 1);
-    }
-    return 0;
-}
-
-int eio_ws_timer(struct lws *wsi, struct gw_conn *c)
-{
-    return c->close_armed ? -1 : 0;
 }
 
 static int write_frame(struct lws *wsi, char *payload, size_t len, bool binary)
