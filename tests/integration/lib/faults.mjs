@@ -48,7 +48,8 @@ export async function health(url) {
 
 /**
  * Polls /api/health and /api/health/change-streams every `everyMs` in the background and
- * keeps every sample { at, status, cs }. stop() ends it and resolves to the samples.
+ * keeps every sample { at, status, watching, cs } (status and watching from /api/health, cs
+ * from /api/health/change-streams). stop() ends it and resolves to the samples.
  */
 export function healthRecorder(url, everyMs = 25) {
     const samples = [];
@@ -57,7 +58,10 @@ export function healthRecorder(url, everyMs = 25) {
         while (running) {
             try {
                 const [h, cs] = await Promise.all([health(url), streamHealth(url)]);
-                samples.push({ at: Date.now(), status: h.status, cs });
+                // The two requests see two instants; `watching` is what /api/health itself
+                // reported, so its status can be checked against its own body.
+                const watching = h.body.data.changeStreams.isWatching;
+                samples.push({ at: Date.now(), status: h.status, watching, cs });
             } catch (err) {
                 samples.push({ at: Date.now(), error: String(err) });
             }
