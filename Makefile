@@ -14,7 +14,7 @@ TEST_APT_PACKAGES := chromium
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps apt apt-test npm build test unit integration run clean test-sanitize
+.PHONY: all deps apt apt-test npm build test unit integration run clean test-sanitize test-tsan
 
 all: build
 
@@ -66,3 +66,10 @@ clean:
 # The same tests on an AddressSanitizer + UndefinedBehaviorSanitizer build; CI runs both.
 test-sanitize:
 	$(MAKE) test BUILD_DIR=build-asan BUILD_TYPE=Debug CMAKE_FLAGS="-DGW_ASAN=ON -DGW_UBSAN=ON $(CMAKE_FLAGS)"
+
+# The code that threads share (the watcher -> loop mailbox, the logger, the JWT verifier)
+# under ThreadSanitizer.
+test-tsan: apt
+	cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DGW_TSAN=ON $(CMAKE_FLAGS)
+	cmake --build build-tsan -j $(JOBS) --target test_mailbox test_log test_jwt
+	ctest --test-dir build-tsan -R '^test_(mailbox|log|jwt)$$' --output-on-failure

@@ -1,0 +1,183 @@
+/* Unit tests for the watcher -> loop mailbox: order and completeness across threads, wakes
+ * only on empty -> non-empty, the bound (a full mailbox makes the producer wait, never drops),
+ * close releasing a waiting producer, and free handing leftovers to the drop callback.
+ * Run under ThreadSanitizer in CI (make test-tsan). */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "gw/common.h"
+#include "gw/mailbox.h"
+#include "test.h"
+
+struct item {
+    struct gw_mail mail;
+    long seq;
+};
+
+struct world {
+    struct gw_mailbox *mb;
+    atomic_int wakes;
+    long next_expected;
+    long received;
+    int out_of_order;
+    long producer_failures;
+};
+
+static void wake(void *ud)
+{
+    struct world *w = ud;
+    atomic_fetch_add(&w->wakes, 1);
+}
+
+static void take(struct gw_mail *m, void *ud)
+{
+    struct world *w = ud;
+    struct item *it = (struct item *)m;
+    if (it->seq != w->next_expected)
+        w->out_of_order++;
+    w->next_expected = it->seq + 1;
+    w->received++;
+    free(it);
+}
+
+#define N_ITEMS 200000
+
+static void *produce(void *arg)
+{
+    struct world *w = arg;
+    for (long i = 0; i < N_ITEMS; i++) {
+        struct item *it = gw_malloc(sizeof(*it));
+        it->seq = i;
+        /* a full mailbox makes us wait; with a consumer draining it never times out */
+        while (gw_mailbox_push(w->mb, &it->mail, 1000) < 0)
+            w->producer_failures++;
+    }
+    return NULL;
+}
+
+static void sleep_us(long us)
+{
+    struct timespec ts = {0, us * 1000};
+    nanosleep(&ts, NULL);
+}
+
+static void test_order_across_threads(void)
+{
+    struct world w = {0};
+    w.mb = gw_mailbox_new(1024, wake, &w);
+    pthread_t t;
+    pthread_create(&t, NULL, produce, &w);
+    while (w.received < N_ITEMS) {
+        if (gw_mailbox_drain(w.mb, take, &w) == 0)
+            sleep_us(50);
+    }
+    pthread_join(t, NULL);
+    CHECK_INT_EQ(w.received, N_ITEMS);
+    CHECK_INT_EQ(w.out_of_order, 0);
+    CHECK_INT_EQ(w.producer_failures, 0);
+    /* one wake per burst, never one per item */
+    CHECK(atomic_load(&w.wakes) >= 1);
+    CHECK(atomic_load(&w.wakes) < N_ITEMS);
+    gw_mailbox_free(w.mb, NULL, NULL);
+}
+
+static void test_wakes_only_on_empty_to_nonempty(void)
+{
+    struct world w = {0};
+    w.mb = gw_mailbox_new(16, wake, &w);
+    for (int i = 0; i < 5; i++) {
+        struct item *it = gw_malloc(sizeof(*it));
+        it->seq = i;
+        CHECK_INT_EQ(gw_mailbox_push(w.mb, &it->mail, 0), 0);
+    }
+    CHECK_INT_EQ(atomic_load(&w.wakes), 1);
+    CHECK_INT_EQ(gw_mailbox_length(w.mb), 5);
+    CHECK_INT_EQ(gw_mailbox_drain(w.mb, take, &w), 5);
+    struct item *it = gw_malloc(sizeof(*it));
+    it->seq = 5;
+    gw_mailbox_push(w.mb, &it->mail, 0);
+    CHECK_INT_EQ(atomic_load(&w.wakes), 2);
+    CHECK_INT_EQ(gw_mailbox_drain(w.mb, take, &w), 1);
+    CHECK_INT_EQ(w.out_of_order, 0);
+    gw_mailbox_free(w.mb, NULL, NULL);
+}
+
+static void test_bound_keeps_ownership_with_the_producer(void)
+{
+    struct world w = {0};
+    w.mb = gw_mailbox_new(4, wake, &w);
+    struct item items[5];
+    for (int i = 0; i < 4; i++)
+        CHECK_INT_EQ(gw_mailbox_push(w.mb, &items[i].mail, 0), 0);
+    uint64_t t0 = gw_now_ms();
+    CHECK_INT_EQ(gw_mailbox_push(w.mb, &items[4].mail, 50), -1); /* full: waited, refused */
+    CHECK(gw_now_ms() - t0 >= 45);
+    CHECK_INT_EQ(gw_mailbox_length(w.mb), 4);
+    gw_mailbox_free(w.mb, NULL, NULL); /* stack items: nothing to drop */
+}
+
+struct blocked {
+    struct gw_mailbox *mb;
+    struct item item;
+    int rc;
+    uint64_t waited_ms;
+};
+
+static void *push_into_full(void *arg)
+{
+    struct blocked *b = arg;
+    uint64_t t0 = gw_now_ms();
+    b->rc = gw_mailbox_push(b->mb, &b->item.mail, 10000);
+    b->waited_ms = gw_now_ms() - t0;
+    return NULL;
+}
+
+static void test_close_releases_a_waiting_producer(void)
+{
+    struct world w = {0};
+    struct item first;
+    struct blocked b = {.rc = 99};
+    w.mb = gw_mailbox_new(1, wake, &w);
+    b.mb = w.mb;
+    CHECK_INT_EQ(gw_mailbox_push(w.mb, &first.mail, 0), 0);
+    pthread_t t;
+    pthread_create(&t, NULL, push_into_full, &b);
+    sleep_us(50000);
+    gw_mailbox_close(w.mb);
+    pthread_join(t, NULL);
+    CHECK_INT_EQ(b.rc, -1);
+    CHECK(b.waited_ms < 5000); /* released by close, not by its 10 s timeout */
+    gw_mailbox_free(w.mb, NULL, NULL);
+}
+
+static int dropped;
+
+static void drop(struct gw_mail *m, void *ud)
+{
+    dropped++;
+    free(m);
+}
+
+static void test_free_drops_leftovers(void)
+{
+    struct world w = {0};
+    w.mb = gw_mailbox_new(8, wake, &w);
+    for (int i = 0; i < 3; i++) {
+        struct item *it = gw_malloc(sizeof(*it));
+        gw_mailbox_push(w.mb, &it->mail, 0);
+    }
+    gw_mailbox_free(w.mb, drop, NULL);
+    CHECK_INT_EQ(dropped, 3);
+}
+
+int main(void)
+{
+    RUN(test_order_across_threads);
+    RUN(test_wakes_only_on_empty_to_nonempty);
+    RUN(test_bound_keeps_ownership_with_the_producer);
+    RUN(test_close_releases_a_waiting_producer);
+    RUN(test_free_drops_leftovers);
+    return TEST_REPORT();
+}
