@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "gw/buf.h"
+#include "gw/cors.h"
 #include "gw/eio_codec.h"
 #include "gw/log.h"
 
@@ -374,39 +375,8 @@ static int check_algs(char **val, char *err)
 static int origin_item(const char *s, size_t n, struct gw_buf *out, char *err)
 {
     char q[QUOTE_LEN];
-    size_t i = 0, host;
-    while (i < n && (isalpha((unsigned char)s[i]) ||
-                     (i > 0 && (isdigit((unsigned char)s[i]) || strchr("+.-", s[i])))))
-        i++;
-    if (i == 0 || n - i < 3 || memcmp(s + i, "://", 3) != 0)
-        goto bad;
-    host = i += 3;
-    if (i < n && s[i] == '[') {
-        i++;
-        while (i < n && (isxdigit((unsigned char)s[i]) || s[i] == ':' || s[i] == '.'))
-            i++;
-        if (i == n || s[i++] != ']')
-            goto bad;
-    } else {
-        while (i < n && (isalnum((unsigned char)s[i]) || strchr(".-_", s[i])))
-            i++;
-    }
-    if (i == host)
-        goto bad;
-    if (i < n && s[i] == ':') {
-        size_t digits = ++i;
-        long port = 0;
-        while (i < n && isdigit((unsigned char)s[i]) && i - digits < 5)
-            port = port * 10 + (s[i++] - '0');
-        if (i == digits || port < 1 || port > 65535)
-            goto bad;
-    }
-    if (i != n)
-        goto bad;
-    for (i = 0; i < n; i++)
-        gw_buf_append_char(out, (char)tolower((unsigned char)s[i]));
-    return 0;
-bad:
+    if (gw_cors_origin_canonical(s, n, out) == 0)
+        return 0;
     return gw_set_error(err, "%s is not an origin (scheme://host[:port], no path)",
                         quote_n(s, n, q));
 }

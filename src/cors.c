@@ -5,27 +5,44 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gw/buf.h"
 #include "gw/common.h"
 
-/* scheme://host[:port] with no path, query, fragment, user info, spaces or control
- * characters; the scheme starts with a letter (RFC 3986 §3.1). */
-static bool origin_well_formed(const char *o)
+int gw_cors_origin_canonical(const char *s, size_t n, struct gw_buf *out)
 {
-    const char *sep = strstr(o, "://");
-    if (!sep || sep == o || !isalpha((unsigned char)o[0]))
-        return false;
-    for (const char *p = o; p < sep; p++) {
-        if (!isalnum((unsigned char)*p) && *p != '+' && *p != '-' && *p != '.')
-            return false;
+    size_t i = 0, host;
+    /* scheme: a letter, then letters, digits, '+', '-', '.' (RFC 3986 §3.1) */
+    while (i < n && (isalpha((unsigned char)s[i]) ||
+                     (i > 0 && (isdigit((unsigned char)s[i]) || strchr("+.-", s[i])))))
+        i++;
+    if (i == 0 || n - i < 3 || memcmp(s + i, "://", 3) != 0)
+        return -1;
+    host = i += 3;
+    if (i < n && s[i] == '[') { /* IPv6 literal */
+        i++;
+        while (i < n && (isxdigit((unsigned char)s[i]) || s[i] == ':' || s[i] == '.'))
+            i++;
+        if (i == n || s[i++] != ']')
+            return -1;
+    } else {
+        while (i < n && (isalnum((unsigned char)s[i]) || strchr(".-_", s[i])))
+            i++;
     }
-    const char *host = sep + 3;
-    if (!*host)
-        return false;
-    for (const char *p = host; *p; p++) {
-        if ((unsigned char)*p <= 0x20 || *p == 0x7f)
-            return false;
+    if (i == host)
+        return -1;
+    if (i < n && s[i] == ':') {
+        size_t digits = ++i;
+        long port = 0;
+        while (i < n && isdigit((unsigned char)s[i]) && i - digits < 5)
+            port = port * 10 + (s[i++] - '0');
+        if (i == digits || port < 1 || port > 65535)
+            return -1;
     }
-    return strpbrk(host, "/?#@") == NULL;
+    if (i != n) /* path, query, fragment, user info, spaces, control characters */
+        return -1;
+    for (i = 0; i < n; i++)
+        gw_buf_append_char(out, (char)tolower((unsigned char)s[i]));
+    return 0;
 }
 
 int gw_cors_init(struct gw_cors *c, const char *spec, char *err)
@@ -46,15 +63,16 @@ int gw_cors_init(struct gw_cors *c, const char *spec, char *err)
             p++, n--;
         while (n && p[n - 1] == ' ')
             n--;
-        char *o = gw_strndup(p, n);
-        if (!origin_well_formed(o)) {
-            gw_set_error(err, "\"%s\" is not an origin of the form scheme://host[:port]", o);
-            free(o);
+        struct gw_buf o = GW_BUF_INIT;
+        if (gw_cors_origin_canonical(p, n, &o) < 0) {
+            gw_set_error(err, "\"%.*s\" is not an origin of the form scheme://host[:port]",
+                         (int)GW_MIN(n, (size_t)80), p);
+            gw_buf_free(&o);
             gw_cors_fini(c);
             return -1;
         }
         c->origins = gw_realloc(c->origins, (c->count + 1) * sizeof(*c->origins));
-        c->origins[c->count++] = o;
+        c->origins[c->count++] = gw_buf_steal(&o, NULL);
         if (!comma)
             break;
         p = comma + 1;

@@ -12,6 +12,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "gw/buf.h"
+
 enum gw_cors_mode { GW_CORS_NONE, GW_CORS_ANY, GW_CORS_LIST };
 
 struct gw_cors {
@@ -20,8 +22,14 @@ struct gw_cors {
     size_t count;
 };
 
-/* Parses spec (NULL or "" = GW_CORS_NONE). Returns 0, or -1 with one sentence in err
- * (GW_ERR_LEN) for a malformed origin. */
+/* Checks that s[0..n) is an origin, scheme://host[:port] (host a name or an [IPv6] literal,
+ * port 1..65535, nothing after it), and appends its canonical, lower-case form to out.
+ * Returns 0, or -1 (out untouched) when it is not. Browsers send origins in lower case, so
+ * configured origins are kept so and requests compared byte for byte. */
+int gw_cors_origin_canonical(const char *s, size_t n, struct gw_buf *out);
+
+/* Parses spec (NULL or "" = GW_CORS_NONE); origins are stored in canonical form. Returns 0, or -1
+ * with one sentence in err (GW_ERR_LEN) for a malformed origin. */
 int gw_cors_init(struct gw_cors *c, const char *spec, char *err);
 void gw_cors_fini(struct gw_cors *c);
 
