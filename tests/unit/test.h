@@ -9,7 +9,9 @@
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static int test_failures;
 static int test_checks;
@@ -71,6 +73,38 @@ static inline void test_dump(const char *label, const void *p, size_t n)
             fprintf(stderr, "\\x%02x", s[i]);
     }
     fprintf(stderr, "\"\n");
+}
+
+/* Capture of fd 2 (gw_log writes there directly): everything written between
+ * test_capture_start() and test_capture_end() lands in a temp file. Run checks only after
+ * test_capture_end(), since failures are reported on stderr too. */
+static int test_cap_fd = -1, test_saved_fd = -1;
+
+static inline void test_capture_start(void)
+{
+    char path[] = "/tmp/gw-test-capture-XXXXXX";
+    test_cap_fd = mkstemp(path);
+    if (test_cap_fd < 0)
+        abort();
+    unlink(path);
+    fflush(stderr);
+    test_saved_fd = dup(2);
+    dup2(test_cap_fd, 2);
+}
+
+/* Returns what was captured (new memory, free with free()). */
+static inline char *test_capture_end(void)
+{
+    fflush(stderr);
+    dup2(test_saved_fd, 2);
+    close(test_saved_fd);
+    off_t n = lseek(test_cap_fd, 0, SEEK_END);
+    char *s = malloc((size_t)n + 1);
+    if (!s || pread(test_cap_fd, s, (size_t)n, 0) != n)
+        abort();
+    s[n] = '\0';
+    close(test_cap_fd);
+    return s;
 }
 
 #define RUN(fn)                                                                                    \

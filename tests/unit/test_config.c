@@ -31,33 +31,6 @@ static int count_lines(const char *s)
     return n;
 }
 
-/* fd 2 capture, as in test_log.c: checks run only after capture_end(). */
-static int cap_fd = -1, saved_fd = -1;
-
-static void capture_start(void)
-{
-    char path[] = "/tmp/gw-test-config-XXXXXX";
-    cap_fd = mkstemp(path);
-    GW_ASSERT(cap_fd >= 0);
-    unlink(path);
-    fflush(stderr);
-    saved_fd = dup(2);
-    dup2(cap_fd, 2);
-}
-
-static char *capture_end(void)
-{
-    fflush(stderr);
-    dup2(saved_fd, 2);
-    close(saved_fd);
-    off_t n = lseek(cap_fd, 0, SEEK_END);
-    char *s = gw_malloc((size_t)n + 1);
-    GW_ASSERT(pread(cap_fd, s, (size_t)n, 0) == n);
-    s[n] = '\0';
-    close(cap_fd);
-    return s;
-}
-
 static char tmpdir[] = "/tmp/gw-test-config-dir-XXXXXX";
 static char cert[64], key[64], pub[64];
 
@@ -232,9 +205,9 @@ static void test_good_forms(void)
         const struct good *g = &cases[i];
         struct gw_config c;
         char *p = (char *)&c + g->off;
-        capture_start(); /* a short JWT_SECRET warns */
+        test_capture_start(); /* a short JWT_SECRET warns */
         int rc = LOAD(&c, g->name, g->value);
-        free(capture_end());
+        free(test_capture_end());
         if (rc != 0) {
             TEST_FAIL_AT("%s=\"%s\" rejected: %s", g->name, g->value, err);
             continue;
@@ -344,9 +317,9 @@ static void test_bad_forms(void)
         const struct bad *b = &cases[i];
         struct gw_config c;
         size_t nlen = strlen(b->name);
-        capture_start(); /* mongoc's own complaints are folded into err; nothing else */
+        test_capture_start(); /* mongoc's own complaints are folded into err; nothing else */
         int rc = LOAD(&c, b->name, b->value);
-        free(capture_end());
+        free(test_capture_end());
         if (rc != -1) {
             TEST_FAIL_AT("%s=\"%s\" accepted", b->name, b->value);
             gw_config_free(&c);
@@ -446,14 +419,14 @@ static void test_warnings(void)
 {
     struct gw_config c;
     gw_log_init(false, GW_LOG_FORMAT_TEXT);
-    capture_start();
+    test_capture_start();
     int rc1 = LOAD(&c, "ENABLE_CHANGE_STREAMS", "yes");
     bool on = c.change_streams;
     gw_config_free(&c);
     int rc2 = LOAD(&c, "JWT_SECRET", "hunter2-but-short");
     size_t len = c.jwt_secret_len;
     gw_config_free(&c);
-    char *out = capture_end();
+    char *out = test_capture_end();
     CHECK_INT_EQ(rc1, 0);
     CHECK(!on);
     CHECK_INT_EQ(rc2, 0);
@@ -474,9 +447,9 @@ static void test_log_masks_secrets(void)
                       "&tlsCertificateKeyFilePassword=keypw&appname=gw"),
                  0);
     gw_log_init(false, GW_LOG_FORMAT_TEXT);
-    capture_start();
+    test_capture_start();
     gw_config_log(&c);
-    char *out = capture_end();
+    char *out = test_capture_end();
     CHECK(strstr(out, "topsecret") == NULL);
     CHECK(strstr(out, "s3cr3tpw") == NULL);
     CHECK(strstr(out, "alice") == NULL);
@@ -494,9 +467,9 @@ static void test_log_masks_secrets(void)
 
     /* an unescaped '@' in the password still leaves nothing of it */
     CHECK_INT_EQ(LOAD(&c, "MONGODB_URI", "mongodb://bob:pa@ss@h/x"), 0);
-    capture_start();
+    test_capture_start();
     gw_config_log(&c);
-    out = capture_end();
+    out = test_capture_end();
     CHECK(strstr(out, "MONGODB_URI=mongodb://***@h/x ") != NULL);
     CHECK(strstr(out, "pa@") == NULL && strstr(out, "bob") == NULL);
     free(out);

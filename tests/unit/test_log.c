@@ -12,36 +12,6 @@
 
 #include "test.h"
 
-/* Everything written to fd 2 between capture_start() and capture_end() lands in a temp file,
- * because gw_log writes to fd 2 directly. Checks must run after capture_end(): the harness
- * reports failures on stderr too. */
-static int cap_fd = -1, saved_fd = -1;
-
-static void capture_start(void)
-{
-    char path[] = "/tmp/gw-test-log-XXXXXX";
-    cap_fd = mkstemp(path);
-    GW_ASSERT(cap_fd >= 0);
-    unlink(path);
-    fflush(stderr);
-    saved_fd = dup(2);
-    dup2(cap_fd, 2);
-}
-
-/* Returns what was captured (new memory, free with free()). */
-static char *capture_end(void)
-{
-    fflush(stderr);
-    dup2(saved_fd, 2);
-    close(saved_fd);
-    off_t n = lseek(cap_fd, 0, SEEK_END);
-    char *s = gw_malloc((size_t)n + 1);
-    GW_ASSERT(pread(cap_fd, s, (size_t)n, 0) == n);
-    s[n] = '\0';
-    close(cap_fd);
-    return s;
-}
-
 static int count_lines(const char *s)
 {
     int n = 0;
@@ -74,11 +44,11 @@ static json_t *parse_line(const char *line)
 static void test_text_format(void)
 {
     gw_log_init(false, GW_LOG_FORMAT_TEXT);
-    capture_start();
+    test_capture_start();
     gw_log_info("server", "listening on %s:%d", "0.0.0.0", 3000);
     gw_log_warn("watcher", "retry in %d ms", 250);
     gw_log_error("jwt", "bad");
-    char *out = capture_end();
+    char *out = test_capture_end();
     CHECK(matches(out, "^" TS " INFO  server: listening on 0\\.0\\.0\\.0:3000\n" TS
                        " WARN  watcher: retry in 250 ms\n" TS " ERROR jwt: bad\n$"));
     free(out);
@@ -87,9 +57,9 @@ static void test_text_format(void)
 static void test_text_cannot_forge_lines(void)
 {
     gw_log_init(false, GW_LOG_FORMAT_TEXT);
-    capture_start();
+    test_capture_start();
     gw_log_info("eio", "user %s", "u1\n2026-01-01T00:00:00.000Z ERROR fake: x\r\x01");
-    char *out = capture_end();
+    char *out = test_capture_end();
     CHECK_INT_EQ(count_lines(out), 1);
     CHECK(strstr(out, "user u1\\n2026-01-01T00:00:00.000Z ERROR fake: x\\r\\x01\n") != NULL);
     free(out);
@@ -105,9 +75,9 @@ static void test_json_format_and_escaping(void)
                        "\xf0\x9f\x98\x80 \xef\xbf\xbd \xef\xbf\xbd\xef\xbf\xbd "
                        "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd \xef\xbf\xbd\xef\xbf\xbd";
     gw_log_init(false, GW_LOG_FORMAT_JSON);
-    capture_start();
+    test_capture_start();
     gw_log_warn("sio", "%s", nasty);
-    char *out = capture_end();
+    char *out = test_capture_end();
     CHECK_INT_EQ(count_lines(out), 1);
     CHECK(matches(out, "^\\{\"ts\":\"" TS "\",\"level\":\"warn\",\"module\":\"sio\",\"msg\":\""));
     json_t *j = parse_line(out);
@@ -126,9 +96,9 @@ static void test_timestamp_is_now_utc(void)
 {
     gw_log_init(false, GW_LOG_FORMAT_TEXT);
     time_t before = time(NULL);
-    capture_start();
+    test_capture_start();
     gw_log_info("t", "x");
-    char *out = capture_end();
+    char *out = test_capture_end();
     time_t after = time(NULL);
     struct tm tm = {0};
     int ms = -1;
@@ -151,19 +121,19 @@ static void test_threshold_skips_formatting(void)
 {
     gw_log_init(false, GW_LOG_FORMAT_TEXT);
     side_effects = 0;
-    capture_start();
+    test_capture_start();
     gw_log_debug("t", "never %d", touch());
     gw_log_info("t", "shown %d", touch());
-    char *out = capture_end();
+    char *out = test_capture_end();
     CHECK_INT_EQ(side_effects, 1); /* the debug call's argument was not evaluated */
     CHECK(strstr(out, "never") == NULL);
     CHECK(strstr(out, "INFO  t: shown 1\n") != NULL);
     free(out);
 
     gw_log_init(true, GW_LOG_FORMAT_JSON);
-    capture_start();
+    test_capture_start();
     gw_log_debug("t", "now %d", touch());
-    out = capture_end();
+    out = test_capture_end();
     CHECK_INT_EQ(side_effects, 2);
     CHECK(strstr(out, "\"level\":\"debug\",\"module\":\"t\",\"msg\":\"now 2\"") != NULL);
     free(out);
@@ -179,9 +149,9 @@ static void test_long_lines_are_cut_whole(void)
     big[n] = '\0';
     for (int json = 0; json <= 1; json++) {
         gw_log_init(false, json ? GW_LOG_FORMAT_JSON : GW_LOG_FORMAT_TEXT);
-        capture_start();
+        test_capture_start();
         gw_log_info("big", "%s", big);
-        char *out = capture_end();
+        char *out = test_capture_end();
         size_t len = strlen(out);
         CHECK_INT_EQ(count_lines(out), 1);
         CHECK(len <= GW_LOG_LINE_MAX && len > GW_LOG_LINE_MAX - 16);
@@ -199,22 +169,22 @@ static void test_long_lines_are_cut_whole(void)
 
 static void test_errno_is_kept(void)
 {
-    capture_start();
+    test_capture_start();
     errno = ENOENT;
     gw_log_info("t", "%s", "x");
     int after = errno;
-    free(capture_end());
+    free(test_capture_end());
     CHECK_INT_EQ(after, ENOENT);
 }
 
 static void test_lws_lines_are_routed(void)
 {
     gw_log_init(false, GW_LOG_FORMAT_JSON);
-    capture_start();
+    test_capture_start();
     lwsl_err("boom %d\n", 7);
     lwsl_warn("careful\n");
     lwsl_notice("chatty\n"); /* off without DEBUG */
-    char *out = capture_end();
+    char *out = test_capture_end();
     CHECK_INT_EQ(count_lines(out), 2);
     CHECK(strstr(out, "\"level\":\"error\",\"module\":\"lws\",\"msg\":\"boom 7\"}\n") != NULL);
     CHECK(strstr(out, "\"level\":\"warn\",\"module\":\"lws\",\"msg\":\"careful\"}\n") != NULL);
@@ -222,9 +192,9 @@ static void test_lws_lines_are_routed(void)
     free(out);
 
     gw_log_init(true, GW_LOG_FORMAT_TEXT);
-    capture_start();
+    test_capture_start();
     lwsl_notice("chatty\n");
-    out = capture_end();
+    out = test_capture_end();
     CHECK(matches(out, "^" TS " INFO  lws: chatty\n$"));
     free(out);
     gw_log_init(false, GW_LOG_FORMAT_TEXT);
@@ -244,12 +214,12 @@ static void test_threads_write_whole_lines(void)
 {
     pthread_t t[THREADS];
     gw_log_init(false, GW_LOG_FORMAT_JSON);
-    capture_start();
+    test_capture_start();
     for (intptr_t i = 0; i < THREADS; i++)
         pthread_create(&t[i], NULL, spam, (void *)i);
     for (int i = 0; i < THREADS; i++)
         pthread_join(t[i], NULL);
-    char *out = capture_end();
+    char *out = test_capture_end();
     int lines = 0, bad = 0;
     for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n")) {
         json_t *j = json_loads(line, 0, NULL);
