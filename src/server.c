@@ -109,6 +109,23 @@ static int http_request(struct gw_server *srv, struct lws *wsi, struct gw_conn *
     return gw_http_done(wsi);
 }
 
+/* Only WebSocket upgrades on an Engine.IO path: HTTP/2 (h2c) is not served, and nothing
+ * upgrades while shutting down. Returns 1 after answering a refusal itself, as lws expects. */
+static int confirm_upgrade(struct gw_server *srv, struct lws *wsi, const char *proto)
+{
+    static const char h1_only[] = "Only HTTP/1.1 and WebSocket upgrades are supported";
+    const struct gw_eio_endpoint *ep = endpoint_of(srv, wsi);
+    if (strcmp(proto, "websocket") != 0)
+        gw_http_respond(wsi, srv->opt.cors, 400, "text/plain", h1_only, sizeof(h1_only) - 1);
+    else if (!ep)
+        gw_http_respond(wsi, srv->opt.cors, 404, "text/plain", "", 0);
+    else if (srv->stopping)
+        gw_http_respond(wsi, srv->opt.cors, 503, "text/plain", "shutting down", 13);
+    else
+        return eio_ws_confirm(srv->eng, ep, wsi);
+    return 1;
+}
+
 static int dispatch(struct gw_server *srv, struct lws *wsi, enum lws_callback_reasons reason,
                     struct gw_conn *c, void *in, size_t len)
 {
@@ -130,12 +147,7 @@ static int dispatch(struct gw_server *srv, struct lws *wsi, enum lws_callback_re
         return 0;
 
     case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
-        ep = endpoint_of(srv, wsi);
-        if (!ep || srv->stopping || strcmp(in, "websocket") != 0) {
-            gw_http_respond(wsi, srv->opt.cors, ep ? 503 : 404, "text/plain", "", 0);
-            return 1;
-        }
-        return eio_ws_confirm(srv->eng, ep, wsi);
+        return confirm_upgrade(srv, wsi, in);
     case LWS_CALLBACK_ESTABLISHED:
         srv->websockets++; /* CLOSED follows whatever we return */
         ep = endpoint_of(srv, wsi);

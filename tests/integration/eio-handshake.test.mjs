@@ -3,6 +3,7 @@
 
 import { after, afterEach, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import http from "node:http";
 import { startProtocolFixture } from "./lib/server.mjs";
 import {
     MAX_PAYLOAD,
@@ -214,5 +215,31 @@ describe("process", () => {
         const { code } = await ws.closed();
         assert.notEqual(code, 1006, "the WebSocket was dropped without a close frame");
         assert.deepEqual(await stopped, { code: 0, signal: null });
+    });
+});
+
+describe("HTTP/1.1 only", () => {
+    // fetch() refuses to send Upgrade headers itself, hence node:http.
+    test("an h2c upgrade is refused with a 400 that says what is supported", async (t) => {
+        const srv = await startProtocolFixture();
+        t.after(() => srv.stop());
+        const { status, body } = await new Promise((resolve, reject) => {
+            const req = http.get(`${srv.url}/engine.io/?EIO=4&transport=polling`, {
+                headers: {
+                    Connection: "Upgrade, HTTP2-Settings",
+                    Upgrade: "h2c",
+                    "HTTP2-Settings": "AAMAAABkAARAAAAAAAIAAAAA",
+                },
+            });
+            req.on("response", (res) => {
+                let data = "";
+                res.on("data", (d) => (data += d));
+                res.on("end", () => resolve({ status: res.statusCode, body: data }));
+            });
+            req.on("upgrade", () => reject(new Error("the server switched protocols")));
+            req.on("error", reject);
+        });
+        assert.equal(status, 400);
+        assert.match(body, /Only HTTP\/1\.1 and WebSocket/);
     });
 });
