@@ -145,6 +145,8 @@ static void flush(struct lg_run *run, struct lg_conn *c)
     }
     memmove(c->out.data, c->out.data + off, c->out.len - off);
     c->out.len -= off;
+    if (c->out.len == 0)
+        gw_buf_free(&c->out); /* idle sockets keep no write buffer */
     int want = c->out.len > 0;
     if (want != c->out_armed) {
         set_epoll(run, c, EPOLL_CTL_MOD, EPOLLIN | EPOLLRDHUP | (want ? EPOLLOUT : 0));
@@ -457,13 +459,13 @@ static void on_frame(struct lg_run *run, struct lg_conn *c, const struct lg_ws_f
 
 /* ---- input --------------------------------------------------------------------------------- */
 
-/* Consumes the upgrade answer at the front of c->in; returns its length, 0 while incomplete,
+/* Consumes the upgrade answer at the front of p[0..n); returns its length, 0 while incomplete,
  * -1 when c was ended. */
-static long parse_upgrade(struct lg_run *run, struct lg_conn *c)
+static long parse_upgrade(struct lg_run *run, struct lg_conn *c, const char *p, size_t n)
 {
     int status = 0;
     char accept[29], want[29];
-    long head = lg_http_response(c->in.data, c->in.len, &status, accept);
+    long head = lg_http_response(p, n, &status, accept);
     if (head == 0)
         return 0;
     if (head < 0) {
@@ -485,41 +487,58 @@ static long parse_upgrade(struct lg_run *run, struct lg_conn *c)
     return head;
 }
 
-static void parse_input(struct lg_run *run, struct lg_conn *c)
+/* Handles the complete frames in p[0..n); returns how many bytes were used (the rest is an
+ * incomplete frame), or -1 when c was ended. */
+static long parse_input(struct lg_run *run, struct lg_conn *c, const char *p, size_t n)
 {
     size_t off = 0;
     if (c->state == LG_UPGRADING) {
-        long head = parse_upgrade(run, c);
+        long head = parse_upgrade(run, c, p, n);
         if (head <= 0)
-            return;
+            return head;
         off = (size_t)head;
     }
     char err[GW_ERR_LEN];
-    while (c->state != LG_DONE && off < c->in.len) {
+    while (c->state != LG_DONE && off < n) {
         struct lg_ws_frame f;
-        long used =
-            lg_ws_decode((const uint8_t *)c->in.data + off, c->in.len - off, LG_MAX_FRAME, &f, err);
+        long used = lg_ws_decode((const uint8_t *)p + off, n - off, LG_MAX_FRAME, &f, err);
         if (used == 0)
             break;
         if (used < 0) {
             protocol_error(run, c, "malformed WebSocket frame");
-            return;
+            return -1;
         }
         off += (size_t)used;
         on_frame(run, c, &f);
     }
-    if (c->state == LG_DONE)
+    return c->state == LG_DONE ? -1 : (long)off;
+}
+
+/* Parses what was just read into scratch[0..n). Only an incomplete tail is copied into c->in,
+ * so idle connections hold no read buffer. */
+static void on_bytes(struct lg_run *run, struct lg_conn *c, const char *scratch, size_t n)
+{
+    if (c->in.len == 0) {
+        long used = parse_input(run, c, scratch, n);
+        if (used >= 0 && (size_t)used < n)
+            gw_buf_append(&c->in, scratch + used, n - (size_t)used);
         return;
-    memmove(c->in.data, c->in.data + off, c->in.len - off);
-    c->in.len -= off;
+    }
+    gw_buf_append(&c->in, scratch, n);
+    long used = parse_input(run, c, c->in.data, c->in.len);
+    if (used < 0)
+        return;
+    memmove(c->in.data, c->in.data + used, c->in.len - (size_t)used);
+    c->in.len -= (size_t)used;
+    if (c->in.len == 0)
+        gw_buf_free(&c->in);
 }
 
 static void on_readable(struct lg_run *run, struct lg_conn *c)
 {
-    enum { CHUNK = 16384 };
+    static char scratch[65536];
     for (;;) {
-        char *p = gw_buf_reserve(&c->in, CHUNK);
-        ssize_t r = read(c->fd, p, CHUNK);
+        ssize_t r = read(c->fd, scratch, sizeof(scratch));
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
@@ -529,14 +548,12 @@ static void on_readable(struct lg_run *run, struct lg_conn *c)
             return;
         }
         if (r == 0) {
-            parse_input(run, c);
             fail(run, c, &run->closed_early, "eof");
             return;
         }
-        c->in.len += (size_t)r;
-        parse_input(run, c);
+        on_bytes(run, c, scratch, (size_t)r);
         /* A short read drained the socket; level-triggered epoll reports any later bytes. */
-        if (c->state == LG_DONE || r < CHUNK)
+        if (c->state == LG_DONE || (size_t)r < sizeof(scratch))
             return;
     }
 }
