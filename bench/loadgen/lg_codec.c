@@ -267,47 +267,63 @@ static size_t skip_value(const char *p, size_t n, size_t i, int depth)
     }
 }
 
-long lg_json_skip(const char *p, size_t n)
+/* Records the value p[vs..ve) under the first of keys equal to the key p[ks..ke) (quotes
+ * excluded) that has no value yet. Keys with escapes never equal our plain ASCII names, so a raw
+ * compare is exact. */
+static int note_member(const char *p, size_t ks, size_t ke, size_t vs, size_t ve,
+                       const char *const *keys, int nkeys, struct lg_json_span *vals)
 {
-    size_t end = skip_value(p, n, 0, 0);
-    return end ? (long)end : -1;
+    for (int k = 0; k < nkeys; k++) {
+        if (!vals[k].p && strlen(keys[k]) == ke - ks && memcmp(p + ks, keys[k], ke - ks) == 0) {
+            vals[k] = (struct lg_json_span){p + vs, ve - vs};
+            return 1;
+        }
+    }
+    return 0;
 }
 
-int lg_json_member(const char *p, size_t n, const char *key, const char **val, size_t *vlen)
+int lg_json_members(const char *p, size_t n, const char *const *keys, int nkeys,
+                    struct lg_json_span *vals)
 {
-    size_t klen = strlen(key);
+    int found = 0;
+    for (int k = 0; k < nkeys; k++)
+        vals[k] = (struct lg_json_span){NULL, 0};
     size_t i = skip_ws(p, n, 0);
     if (i >= n || p[i] != '{')
         return -1;
     i = skip_ws(p, n, i + 1);
     if (i < n && p[i] == '}')
-        return 0;
+        return skip_ws(p, n, i + 1) == n ? 0 : -1;
     for (;;) {
         size_t ks = i;
         if (i >= n || p[i] != '"' || !(i = skip_string(p, n, i)))
             return -1;
-        /* Keys with escapes never equal our plain ASCII field names, so a raw compare is exact. */
-        int match = i - ks - 2 == klen && memcmp(p + ks + 1, key, klen) == 0;
+        size_t ke = i - 1;
         i = skip_ws(p, n, i);
         if (i >= n || p[i] != ':')
             return -1;
         size_t vs = skip_ws(p, n, i + 1);
         if (!(i = skip_value(p, n, vs, 1)))
             return -1;
-        if (match) {
-            *val = p + vs;
-            *vlen = i - vs;
-            return 1;
-        }
+        found += note_member(p, ks + 1, ke, vs, i, keys, nkeys, vals);
         i = skip_ws(p, n, i);
-        if (i >= n)
-            return -1;
-        if (p[i] == '}')
-            return 0;
-        if (p[i] != ',')
+        if (i < n && p[i] == '}')
+            return skip_ws(p, n, i + 1) == n ? found : -1;
+        if (i >= n || p[i] != ',')
             return -1;
         i = skip_ws(p, n, i + 1);
     }
+}
+
+int lg_json_member(const char *p, size_t n, const char *key, const char **val, size_t *vlen)
+{
+    struct lg_json_span v;
+    int found = lg_json_members(p, n, &key, 1, &v);
+    if (found == 1) {
+        *val = v.p;
+        *vlen = v.n;
+    }
+    return found;
 }
 
 int lg_json_int(const char *p, size_t n, int64_t *out)
@@ -337,27 +353,11 @@ int lg_json_plain_string(const char *p, size_t n, char *out, size_t cap)
 
 /* ---- notifications ------------------------------------------------------------------------- */
 
-static int int_field(const char *doc, size_t n, const char *key, int64_t *out)
-{
-    const char *v;
-    size_t vl;
-    return lg_json_member(doc, n, key, &v, &vl) == 1 && lg_json_int(v, vl, out) == 0 ? 0 : -1;
-}
-
-static int string_field(const char *doc, size_t n, const char *key, char *out, size_t cap)
-{
-    const char *v;
-    size_t vl;
-    return lg_json_member(doc, n, key, &v, &vl) == 1 && lg_json_plain_string(v, vl, out, cap) == 0
-               ? 0
-               : -1;
-}
-
 enum lg_notice_result lg_notice_parse(const char *p, size_t n, const char *event,
                                       struct lg_notice *out)
 {
-    if (lg_json_skip(p, n) != (long)n)
-        return LG_NOTICE_MALFORMED;
+    static const char *const keys[] = {"_id", "userId", "seq", "sentAt"};
+    struct lg_json_span v[4];
     size_t i = skip_ws(p, n, 0);
     if (i >= n || p[i] != '[')
         return LG_NOTICE_MALFORMED;
@@ -371,16 +371,19 @@ enum lg_notice_result lg_notice_parse(const char *p, size_t n, const char *event
     i = skip_ws(p, n, ne);
     if (i >= n || p[i] != ',')
         return LG_NOTICE_MALFORMED;
-    size_t ds = skip_ws(p, n, i + 1);
-    size_t de = skip_value(p, n, ds, 1);
-    if (!de)
+    /* The document ends where the array does: find the closing bracket from the back, then let
+     * lg_json_members validate everything in between in the same pass that reads the fields. */
+    size_t end = n;
+    while (end > i &&
+           (p[end - 1] == ' ' || p[end - 1] == '\t' || p[end - 1] == '\n' || p[end - 1] == '\r'))
+        end--;
+    if (end <= i + 1 || p[end - 1] != ']')
         return LG_NOTICE_MALFORMED;
-    const char *doc = p + ds;
-    size_t dl = de - ds;
-    if (string_field(doc, dl, "_id", out->id, sizeof(out->id)) != 0 ||
-        string_field(doc, dl, "userId", out->user, sizeof(out->user)) != 0 ||
-        int_field(doc, dl, "seq", &out->seq) != 0 ||
-        int_field(doc, dl, "sentAt", &out->sent_at_us) != 0)
+    if (lg_json_members(p + i + 1, end - 1 - (i + 1), keys, 4, v) != 4 ||
+        lg_json_plain_string(v[0].p, v[0].n, out->id, sizeof(out->id)) != 0 ||
+        lg_json_plain_string(v[1].p, v[1].n, out->user, sizeof(out->user)) != 0 ||
+        lg_json_int(v[2].p, v[2].n, &out->seq) != 0 ||
+        lg_json_int(v[3].p, v[3].n, &out->sent_at_us) != 0)
         return LG_NOTICE_MALFORMED;
     return LG_NOTICE_OK;
 }

@@ -53,14 +53,24 @@ long lg_http_response(const char *p, size_t n, int *status, char accept[29]);
 
 /* ---- JSON ---------------------------------------------------------------------------------- */
 
-/* Returns the length of the JSON value starting at p[0..n) (leading whitespace included), or
- * -1 when it is malformed or truncated. Nesting deeper than 64 levels counts as malformed. */
-long lg_json_skip(const char *p, size_t n);
-
-/* Finds the member named key at the top level of the JSON object p[0..n) (nested members never
- * match). Returns 1 and sets *val and *vlen to the raw value text (borrowed from p), 0 when the
- * object has no such member, -1 when p is not a well-formed object. */
+/* Finds the first member named key at the top level of the JSON object p[0..n) (nested members
+ * never match). Returns 1 and sets *val and *vlen to the raw value text (borrowed from p), 0 when
+ * the object has no such member, -1 when p is not a well-formed object (trailing whitespace
+ * allowed). */
 int lg_json_member(const char *p, size_t n, const char *key, const char **val, size_t *vlen);
+
+/* A raw JSON value inside a larger text (borrowed). */
+struct lg_json_span {
+    const char *p;
+    size_t n;
+};
+
+/* Reads the whole JSON object p[0..n) once (validating it) and, for each of the nkeys names in
+ * keys, sets vals[i] to the raw text of its first top-level member ({NULL, 0} when absent).
+ * Returns how many keys were found, or -1 when p is not a well-formed object followed only by
+ * whitespace. */
+int lg_json_members(const char *p, size_t n, const char *const *keys, int nkeys,
+                    struct lg_json_span *vals);
 
 /* Reads a JSON number that is an integer (in any exact notation, e.g. 17 or 1.7e3) into *out.
  * Returns 0, or -1 when the text is not such a number or its magnitude exceeds 2^53. */

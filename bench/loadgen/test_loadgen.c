@@ -146,9 +146,26 @@ static void test_json_member(void)
     CHECK_INT_EQ(lg_json_member("{\"x\" 1}", 7, "x", &v, &vl), -1);
     CHECK_INT_EQ(lg_json_member("{\"y\":1,}", 8, "x", &v, &vl), -1);
     CHECK_INT_EQ(lg_json_member("{\"y\":tru}", 9, "x", &v, &vl), -1);
-    CHECK_INT_EQ(lg_json_skip("[[[]]] ", 7), 6);
-    CHECK_INT_EQ(lg_json_skip("\"a\\q\"", 5), -1);
-    CHECK_INT_EQ(lg_json_skip("01", 2), 1); /* a number ends at the leading zero */
+    CHECK_INT_EQ(lg_json_member("{\"x\":[[[]]]}", 12, "x", &v, &vl), 1);
+    CHECK_MEM_EQ(v, vl, "[[[]]]", 6);
+    CHECK_INT_EQ(lg_json_member("{\"x\":\"a\\q\"}", 11, "x", &v, &vl), -1); /* bad escape */
+    CHECK_INT_EQ(lg_json_member("{\"x\":01}", 8, "x", &v, &vl), -1);        /* leading zero */
+}
+
+static void test_json_members(void)
+{
+    static const char *const keys[] = {"seq", "userId", "gone"};
+    struct lg_json_span v[3];
+    static const char doc[] = "{\"meta\":{\"seq\":1},\"seq\":2,\"userId\":\"u\",\"seq\":3} ";
+    CHECK_INT_EQ(lg_json_members(doc, sizeof(doc) - 1, keys, 3, v), 2);
+    CHECK_MEM_EQ(v[0].p, v[0].n, "2", 1); /* the first top-level one, not the nested one */
+    CHECK_MEM_EQ(v[1].p, v[1].n, "\"u\"", 3);
+    CHECK(v[2].p == NULL);
+    CHECK_INT_EQ(lg_json_members("{} ", 3, keys, 3, v), 0);
+    CHECK_INT_EQ(lg_json_members("{},1", 4, keys, 3, v), -1);
+    CHECK_INT_EQ(lg_json_members("{\"seq\":2} x", 11, keys, 3, v), -1);
+    CHECK_INT_EQ(lg_json_members("{\"seq\":2", 8, keys, 3, v), -1);
+    CHECK_INT_EQ(lg_json_members("{\"seq\":[}", 9, keys, 3, v), -1);
 }
 
 static void test_json_scalars(void)
@@ -204,6 +221,18 @@ static void test_notice(void)
                        &n),
                  LG_NOTICE_MALFORMED); /* trailing bytes */
     CHECK_INT_EQ(parse("{\"notification\":1}", &n), LG_NOTICE_MALFORMED);
+    CHECK_INT_EQ(parse("[\"notification\",{\"_id\":\"a\",\"userId\":\"u\",\"seq\":1,"
+                       "\"sentAt\":1},2]",
+                       &n),
+                 LG_NOTICE_MALFORMED); /* a third element */
+    CHECK_INT_EQ(parse("[\"notification\",{\"_id\":\"a\",\"userId\":\"u\",\"seq\":1,"
+                       "\"sentAt\":1 ]",
+                       &n),
+                 LG_NOTICE_MALFORMED); /* the document is not closed */
+    CHECK_INT_EQ(parse(" [ \"notification\" , {\"_id\":\"a\",\"userId\":\"u\",\"seq\":1,"
+                       "\"sentAt\":1} ] ",
+                       &n),
+                 LG_NOTICE_OK);
     CHECK_INT_EQ(parse("[\"notification\"]", &n), LG_NOTICE_MALFORMED);
 }
 
@@ -276,6 +305,7 @@ int main(void)
     RUN(test_accept);
     RUN(test_http_response);
     RUN(test_json_member);
+    RUN(test_json_members);
     RUN(test_json_scalars);
     RUN(test_notice);
     RUN(test_hist);
