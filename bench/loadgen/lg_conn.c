@@ -72,11 +72,6 @@ static uint64_t rng_next(struct lg_run *run)
     return x;
 }
 
-static uint64_t mono_us(void)
-{
-    return gw_now_us();
-}
-
 static uint64_t wall_us(void)
 {
     struct timespec ts;
@@ -193,7 +188,7 @@ static void connect_failed(struct lg_run *run, struct lg_conn *c, int err)
 void lg_conn_start(struct lg_run *run, struct lg_conn *c, uint64_t now_ms, uint64_t timeout_ms)
 {
     run->attempted++;
-    c->started_us = mono_us();
+    c->started_us = gw_now_us();
     c->deadline_ms = now_ms + timeout_ms;
     c->state = LG_CONNECTING;
     c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -337,7 +332,7 @@ static void on_sio(struct lg_run *run, struct lg_conn *c, const char *p, size_t 
         c->ready_once = 1;
         run->established++;
         run->open_now++;
-        lg_hist_add(&run->handshake, mono_us() - c->started_us);
+        lg_hist_add(&run->handshake, gw_now_us() - c->started_us);
     } else if (p[0] == '4' && c->state == LG_SIO_CONNECTING) {
         on_connect_error(run, c, p + 1, n - 1);
     } else if (p[0] == '2' && c->state == LG_READY) {

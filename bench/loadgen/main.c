@@ -39,6 +39,7 @@ struct opts {
     struct in_addr src_first, src_last;
     char host[256];
     char port[8];
+    char authority[272]; /* host:port for the Host header */
 };
 
 static volatile sig_atomic_t stop_requested;
@@ -128,7 +129,17 @@ static int parse_url(const char *url, struct opts *o)
         o->port[pl] = '\0';
         hl += 1 + pl;
     }
+    snprintf(o->authority, sizeof(o->authority), "%s:%s", o->host, o->port);
     return h[hl] == '\0' || strcmp(h + hl, "/") == 0 ? 0 : -1;
+}
+
+/* The report echoes these options inside JSON strings without escaping them. */
+static int json_safe(const char *s)
+{
+    for (; *s; s++)
+        if (*s == '"' || *s == '\\' || (unsigned char)*s < 0x20)
+            return 0;
+    return 1;
 }
 
 static _Noreturn void bad(const char *opt, const char *val)
@@ -166,10 +177,12 @@ static void parse_opts(int argc, char **argv, struct opts *o)
                        .secret = getenv("JWT_SECRET")};
     inet_pton(AF_INET, "127.0.0.1", &o->src_first);
     o->src_last = o->src_first;
-    int ch, idx;
+    int ch, idx = -1;
     uint32_t u;
+    /* idx is only set when a long option matched; every option but -h is long-only. */
     while ((ch = getopt_long(argc, argv, "h", longs, &idx)) != -1) {
-        const char *name = ch == '?' ? "" : longs[idx].name;
+        const char *name = idx >= 0 ? longs[idx].name : "";
+        idx = -1;
         switch (ch) {
         case 'u':
             o->url = optarg;
@@ -231,9 +244,11 @@ static void parse_opts(int argc, char **argv, struct opts *o)
         fprintf(stderr, "gw-loadgen: no key: give --secret or set JWT_SECRET\n");
         exit(2);
     }
-    if (parse_url(o->url, o))
+    if (parse_url(o->url, o) || !json_safe(o->url))
         bad("url", o->url);
-    if (o->path[0] != '/' || strpbrk(o->path, "?# \r\n"))
+    if (!json_safe(o->event))
+        bad("event", o->event);
+    if (o->path[0] != '/' || strpbrk(o->path, "?# ") || !json_safe(o->path))
         bad("path", o->path);
     if ((uint64_t)o->users * o->per_user > 1000000 || o->user_offset > UINT32_MAX - o->users)
         bad("users", "too many connections for one process");
@@ -492,7 +507,7 @@ int main(int argc, char **argv)
 
     struct lg_run *run = gw_calloc(1, sizeof(*run));
     resolve(&o, &run->dst);
-    run->host_header = o.url + 7;
+    run->host_header = o.authority;
     run->path = o.path;
     run->event = o.event;
     run->secret = (const uint8_t *)o.secret;
