@@ -8,9 +8,13 @@
 // order = seq order); one batch is in flight at a time, so a slow server shows up as latency
 // and as an achieved rate below the asked one (both reported), never as reordering.
 //
+// With --sent-at scheduled, sentAt is instead the instant the schedule meant the document to
+// go out (start + i / rate), so time spent waiting behind a slow insert counts as latency too
+// (no coordinated omission); the default, actual, measures from the real send.
+//
 // Usage: node bench/loadgen/insert.mjs --uri mongodb://127.0.0.1:PORT/?replicaSet=rs0
 //          [--db test] [--collection notifications] [--users 1000] [--user-offset 0]
-//          [--rate 1000] [--duration 10]
+//          [--rate 1000] [--duration 10] [--sent-at actual|scheduled]
 // The total is rounded to a whole number per user (printed as perUser, for
 // gw-loadgen --expect-per-user). Prints one JSON summary line on stdout.
 import { MongoClient } from "mongodb";
@@ -25,6 +29,7 @@ const { values: opt } = parseArgs({
         "user-offset": { type: "string", default: "0" },
         rate: { type: "string", default: "1000" },
         duration: { type: "string", default: "10" },
+        "sent-at": { type: "string", default: "actual" },
     },
 });
 
@@ -41,6 +46,11 @@ const offset = Math.floor(positive("user-offset", 0));
 const rate = positive("rate", 0.001);
 const perUser = Math.max(1, Math.round((rate * positive("duration", 0.001)) / users));
 const total = perUser * users;
+if (opt["sent-at"] !== "actual" && opt["sent-at"] !== "scheduled") {
+    console.error(`insert.mjs: --sent-at must be actual or scheduled, not "${opt["sent-at"]}"`);
+    process.exit(2);
+}
+const scheduled = opt["sent-at"] === "scheduled";
 
 // Wall-clock microseconds: anchor the monotonic clock at the instant Date.now() ticks.
 function wallClockUs() {
@@ -67,15 +77,17 @@ while (sent < total) {
         continue;
     }
     const docs = [];
-    const sentAt = nowUs();
+    const now = nowUs();
     for (; sent < due; sent++)
         docs.push({ userId: `user-${offset + (sent % users)}`, type: "bench",
-                    seq: Math.floor(sent / users), sentAt });
+                    seq: Math.floor(sent / users),
+                    sentAt: scheduled ? t0 + Math.floor((sent * 1e6) / rate) : now });
     await coll.insertMany(docs, { ordered: true });
     batches++;
 }
 const seconds = (nowUs() - t0) / 1e6;
 await client.close();
 console.log(JSON.stringify({ inserted: total, users, userOffset: offset, perUser, batches,
+                             sentAt: opt["sent-at"],
                              seconds: Number(seconds.toFixed(3)),
                              achievedRate: Math.round(total / seconds) }));
