@@ -423,11 +423,6 @@ const char *gw_eio_session_sid(const struct gw_eio_session *s)
     return s->sid;
 }
 
-bool gw_eio_session_is_websocket(const struct gw_eio_session *s)
-{
-    return s->websocket;
-}
-
 void *gw_eio_session_endpoint_ud(const struct gw_eio_session *s)
 {
     return s->ep->ud;

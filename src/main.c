@@ -159,11 +159,16 @@ static int make_token(const struct gw_config *cfg, int argc, char **argv)
         json_object_set_new(claims, "aud", json_string(cfg->jwt_audience));
     char *text = json_dumps(claims, JSON_COMPACT);
     json_decref(claims);
-    /* The first HMAC algorithm the allowlist names, HS256 when none is listed. */
-    const char *alg = "HS256";
-    if (cfg->jwt_algorithms && strstr(cfg->jwt_algorithms, "HS") &&
-        !strstr(cfg->jwt_algorithms, "HS256"))
-        alg = strstr(cfg->jwt_algorithms, "HS384") ? "HS384" : "HS512";
+    /* The first HMAC algorithm the allowlist names (the loader keeps it as "A,B,C"), HS256
+     * when it names none. */
+    char alg[8] = "HS256";
+    for (const char *p = cfg->jwt_algorithms; p && *p;
+         p += strcspn(p, ",") + (p[strcspn(p, ",")] == ',')) {
+        if (strncmp(p, "HS", 2) == 0 && strcspn(p, ",") == 5) {
+            memcpy(alg, p, 5);
+            break;
+        }
+    }
     char *token = gw_jwt_sign_hmac(alg, cfg->jwt_secret, cfg->jwt_secret_len, text, err);
     free(text);
     if (!token) {

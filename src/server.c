@@ -354,8 +354,3 @@ struct gw_eio_engine *gw_server_engine(struct gw_server *srv)
 {
     return srv->eng;
 }
-
-struct lws_context *gw_server_context(struct gw_server *srv)
-{
-    return srv->ctx;
-}

@@ -442,11 +442,6 @@ const char *gw_sio_socket_id(const struct gw_sio_socket *sock)
     return sock->id;
 }
 
-bool gw_sio_socket_is_websocket(const struct gw_sio_socket *sock)
-{
-    return gw_eio_session_is_websocket(sock->client->eio);
-}
-
 const struct gw_eio_request *gw_sio_socket_request(const struct gw_sio_socket *sock)
 {
     return &sock->client->req;

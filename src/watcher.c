@@ -554,6 +554,9 @@ void gw_watcher_request_stop(struct gw_watcher *w)
     atomic_store(&w->stop, true);
     pthread_cond_broadcast(&w->cond);
     pthread_mutex_unlock(&w->lock);
+    /* A push waiting on a full mailbox gives up now (its notice is not delivered, so the
+     * saved token stays before it and a restart replays it). */
+    gw_mailbox_close(w->mailbox);
 }
 
 bool gw_watcher_finished(struct gw_watcher *w)

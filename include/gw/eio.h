@@ -102,7 +102,6 @@ void gw_eio_session_set_timer(struct gw_eio_session *s, uint64_t due_ms);
  * before touching state of your own that on_close frees. */
 bool gw_eio_session_is_open(const struct gw_eio_session *s);
 const char *gw_eio_session_sid(const struct gw_eio_session *s);
-bool gw_eio_session_is_websocket(const struct gw_eio_session *s);
 void *gw_eio_session_endpoint_ud(const struct gw_eio_session *s);
 /* The upper layer's per-session pointer (NULL until set). */
 void *gw_eio_session_get_ud(const struct gw_eio_session *s);

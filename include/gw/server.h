@@ -65,7 +65,5 @@ void gw_server_free(struct gw_server *srv);
 
 int gw_server_port(const struct gw_server *srv);
 struct gw_eio_engine *gw_server_engine(struct gw_server *srv);
-/* The lws context (for modules that schedule their own lws timers). */
-struct lws_context *gw_server_context(struct gw_server *srv);
 
 #endif

@@ -88,7 +88,6 @@ void gw_sio_socket_set_deadline(struct gw_sio_socket *sock, uint64_t due_ms);
 
 const char *gw_sio_socket_nsp(const struct gw_sio_socket *sock);
 const char *gw_sio_socket_id(const struct gw_sio_socket *sock);
-bool gw_sio_socket_is_websocket(const struct gw_sio_socket *sock);
 /* The handshake request's token sources (borrowed; valid until the connection's first
  * successful CONNECT, after which they are freed: read them in on_connect). */
 const struct gw_eio_request *gw_sio_socket_request(const struct gw_sio_socket *sock);
