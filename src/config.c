@@ -24,7 +24,7 @@
 #include "gw/log.h"
 
 enum kind { K_STR, K_INT, K_SIZE, K_BOOL, K_ENUM };
-enum group { G_LISTEN, G_STREAMS, G_JWT, G_EIO, G_LOG, G_COUNT };
+enum group { G_LISTEN, G_STREAMS, G_JWT, G_EIO, G_LIMITS, G_LOG, G_COUNT };
 
 #define F_SECRET 1u  /* never echoed or logged, wiped on free */
 #define F_LENIENT 2u /* K_BOOL: an unknown word means off, with a warning */
@@ -46,8 +46,8 @@ struct var {
     const char *help;
 };
 
-static const char *const group_names[G_COUNT] = {"listener", "change streams", "JWT",
-                                                 "Engine.IO/Socket.IO", "logging"};
+static const char *const group_names[G_COUNT] = {
+    "listener", "change streams", "JWT", "Engine.IO/Socket.IO", "limits", "logging"};
 static const char *const log_formats[] = {"text", "json", NULL};
 static check_fn check_path, check_file, check_uri, check_db, check_coll, check_event, check_algs,
     check_cors;
@@ -85,6 +85,8 @@ static const struct var vars[] = {
         "PEM certificate chain; with TLS_KEY_FILE serves HTTPS/WSS"),
     STR("TLS_KEY_FILE", G_LISTEN, tls_key_file, NULL, check_file, 0,
         "PEM private key for TLS_CERT_FILE"),
+    NUM("SSE_HEARTBEAT_MS", G_LISTEN, K_INT, sse_heartbeat_ms, "15000", 1000, 3600000, MS,
+        "comment line sent on idle event streams"),
 
     BOOL("ENABLE_CHANGE_STREAMS", G_STREAMS, change_streams, F_LENIENT,
          "true/1 starts the MongoDB watcher; anything else: off"),
@@ -102,6 +104,10 @@ static const struct var vars[] = {
         "Socket.IO event emitted to clients"),
     STR("NOTIFICATION_USER_FIELD", G_STREAMS, notification_user_field, "userId", NULL, 0,
         "document field naming the recipient"),
+    NUM("CATCHUP_MAX_COUNT", G_STREAMS, K_INT, catchup_max_count, "1000", 0, 100000,
+        "a whole number of notifications", "notifications replayed on connect; 0 = off"),
+    NUM("CATCHUP_MAX_AGE_SECONDS", G_STREAMS, K_INT, catchup_max_age_s, "604800", 1, 315360000,
+        "a whole number of seconds", "oldest notification replayed on connect"),
 
     STR("JWT_SECRET", G_JWT, jwt_secret, NULL, NULL, F_SECRET,
         "HMAC key for HS256/384/512, 32 bytes or more"),
@@ -129,6 +135,19 @@ static const struct var vars[] = {
         "a whole number of sockets", "connections one user may hold"),
     NUM("OUTBOX_MAX_BYTES", G_EIO, K_SIZE, outbox_max_bytes, "1048576", 1024, 1073741824,
         "a whole number of bytes", "per-socket send backlog cap"),
+
+    NUM("MAX_CONNECTIONS", G_LIMITS, K_INT, max_connections, "0", 0, 10000000,
+        "a whole number of connections", "open connections; 0 = open-file limit minus 64"),
+    NUM("HANDSHAKE_RATE_PER_IP", G_LIMITS, K_INT, handshake_rate_per_ip, "100", 0, 1000000,
+        "a whole number per second", "new sessions per second per IP; 0 = none"),
+    NUM("HTTP_HEADER_TIMEOUT_MS", G_LIMITS, K_INT, http_header_timeout_ms, "10000", 1000, 3600000,
+        MS, "time to send the request headers"),
+    NUM("HTTP_BODY_TIMEOUT_MS", G_LIMITS, K_INT, http_body_timeout_ms, "10000", 1000, 3600000, MS,
+        "time to send a request body"),
+    NUM("JSON_MAX_DEPTH", G_LIMITS, K_INT, json_max_depth, "32", 1, 1000,
+        "a whole number of levels", "nesting accepted in client JSON"),
+    NUM("CLIENT_EVENTS_PER_SECOND", G_LIMITS, K_INT, client_events_per_s, "50", 0, 1000000,
+        "a whole number per second", "events one socket may send; 0 = no limit"),
 
     BOOL("DEBUG", G_LOG, debug, 0, "true or 1 for verbose logs"),
     ENUM("LOG_FORMAT", G_LOG, log_format, "text", log_formats,

@@ -26,12 +26,13 @@ enum gw_log_format { GW_LOG_FORMAT_TEXT, GW_LOG_FORMAT_JSON };
 
 struct gw_config {
     /* listener */
-    char *host;          /* HOST, default "0.0.0.0" */
-    int port;            /* PORT, default 3000, 0..65535 (0 = any free port) */
-    char *socketio_path; /* SOCKETIO_PATH, default "/socket.io/"; always starts and ends
-                            with '/' after loading ("/ws" becomes "/ws/") */
-    char *tls_cert_file; /* TLS_CERT_FILE, NULL when unset */
-    char *tls_key_file;  /* TLS_KEY_FILE, NULL when unset; both or neither */
+    char *host;           /* HOST, default "0.0.0.0" */
+    int port;             /* PORT, default 3000, 0..65535 (0 = any free port) */
+    char *socketio_path;  /* SOCKETIO_PATH, default "/socket.io/"; always starts and ends
+                             with '/' after loading ("/ws" becomes "/ws/") */
+    char *tls_cert_file;  /* TLS_CERT_FILE, NULL when unset */
+    char *tls_key_file;   /* TLS_KEY_FILE, NULL when unset; both or neither */
+    int sse_heartbeat_ms; /* SSE_HEARTBEAT_MS, default 15000, 1000..3600000 */
 
     /* change streams */
     bool change_streams; /* ENABLE_CHANGE_STREAMS: "true" or "1" (case-insensitive); any other
@@ -43,6 +44,8 @@ struct gw_config {
     char *resume_token_id;          /* RESUME_TOKEN_ID, default "notifications" */
     char *notification_event;       /* NOTIFICATION_EVENT, default "notification" */
     char *notification_user_field;  /* NOTIFICATION_USER_FIELD, default "userId" */
+    int catchup_max_count;          /* CATCHUP_MAX_COUNT, default 1000, 0..100000; 0 = off */
+    int catchup_max_age_s;          /* CATCHUP_MAX_AGE_SECONDS, default 604800 (7 days) */
 
     /* JWT */
     char *jwt_secret; /* JWT_SECRET, NULL when unset; never logged */
@@ -63,6 +66,14 @@ struct gw_config {
     int connect_timeout_ms;   /* CONNECT_TIMEOUT_MS, default 45000, 1..3600000 */
     int max_sockets_per_user; /* MAX_SOCKETS_PER_USER, default 32, 1..100000 */
     size_t outbox_max_bytes;  /* OUTBOX_MAX_BYTES, default 1048576, 1024..1073741824 */
+
+    /* limits */
+    int max_connections;        /* MAX_CONNECTIONS, default 0 = open-file limit minus 64 */
+    int handshake_rate_per_ip;  /* HANDSHAKE_RATE_PER_IP, default 100/s (burst 2x); 0 = none */
+    int http_header_timeout_ms; /* HTTP_HEADER_TIMEOUT_MS, default 10000, 1000..3600000 */
+    int http_body_timeout_ms;   /* HTTP_BODY_TIMEOUT_MS, default 10000, 1000..3600000 */
+    int json_max_depth;         /* JSON_MAX_DEPTH, default 32, 1..1000 */
+    int client_events_per_s;    /* CLIENT_EVENTS_PER_SECOND, default 50; 0 = no limit */
 
     /* logging */
     bool debug;                    /* DEBUG: "true" or "1" */

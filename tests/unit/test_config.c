@@ -461,7 +461,7 @@ static void test_log_masks_secrets(void)
     CHECK(strstr(out, "INFO  config: listener: HOST=0.0.0.0 PORT=3000 ") != NULL);
     CHECK(strstr(out, "TLS_CERT_FILE=(unset)") != NULL);
     CHECK(strstr(out, "LOG_FORMAT=text\n") != NULL);
-    CHECK_INT_EQ(count_lines(out), 5); /* one per group */
+    CHECK_INT_EQ(count_lines(out), 6); /* one per group */
     free(out);
     gw_config_free(&c);
 
