@@ -149,6 +149,8 @@ struct gw_gateway *gw_gateway_new(const struct gw_config *cfg, const struct gw_e
         .app = &gateway_app,
         .app_ud = gw,
         .connect_timeout_ms = cfg->connect_timeout_ms,
+        .max_json_depth = cfg->json_max_depth,
+        .events_per_s = cfg->client_events_per_s,
     };
     gw->sio = gw_sio_server_new(&so, cfg->socketio_path, eio);
     return gw;

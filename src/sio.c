@@ -30,6 +30,15 @@ struct gw_sio_server {
     struct gw_eio_endpoint ep;
     char *path;
     struct gw_sio_limits limits;
+    uint64_t events_dropped;
+};
+
+/* A token bucket in thousandths of an event, so integer arithmetic refills it smoothly. */
+struct rate {
+    int64_t milli;      /* tokens available, x1000 */
+    uint64_t last_ms;   /* last refill */
+    uint64_t window_ms; /* start of the current one-second window of drops */
+    int dropped;        /* events dropped in that window */
 };
 
 struct sio_client {
@@ -40,6 +49,7 @@ struct sio_client {
     struct gw_eio_request req; /* owned copies until the first successful CONNECT */
     bool connected_once;
     struct gw_sio_socket *deadline_owner; /* the socket whose app deadline is armed */
+    struct rate rate;
 };
 
 struct gw_sio_socket {
@@ -231,6 +241,48 @@ static int on_connect_packet(struct sio_client *c, const char *nsp, const json_t
     return 0;
 }
 
+/* True when the client may send one more event now. Notifications flow one way: a client that
+ * floods events must not take the loop from the deliveries of everyone else. */
+static bool rate_allows(struct sio_client *c)
+{
+    int64_t per_s = c->srv->opt.events_per_s;
+    if (per_s <= 0)
+        return true;
+    struct rate *r = &c->rate;
+    uint64_t now = gw_now_ms();
+    r->milli += (int64_t)(now - r->last_ms) * per_s;
+    if (r->milli > per_s * 1000)
+        r->milli = per_s * 1000;
+    r->last_ms = now;
+    if (r->milli >= 1000) {
+        r->milli -= 1000;
+        return true;
+    }
+    if (now - r->window_ms >= 1000) {
+        r->window_ms = now;
+        r->dropped = 0;
+    }
+    r->dropped++;
+    return false;
+}
+
+/* An event over the rate: answered if it asked for an ack, and the connection is closed once it
+ * keeps flooding. */
+static void drop_event(struct sio_client *c, struct gw_sio_socket *sock,
+                       const struct gw_sio_packet *p)
+{
+    static const char limited[] = "[{\"error\":\"RATE_LIMITED\"}]";
+    c->srv->events_dropped++;
+    if (c->rate.dropped > 2 * c->srv->opt.events_per_s) {
+        gw_log_info("sio", "%s: closed, more than %d events a second", gw_eio_session_sid(c->eio),
+                    3 * c->srv->opt.events_per_s);
+        gw_eio_session_close(c->eio, GW_EIO_CLOSE_FORCED, false);
+        return;
+    }
+    if (p->id != GW_SIO_NO_ID)
+        gw_sio_socket_ack(sock, p->id, limited, sizeof(limited) - 1, NULL, 0);
+}
+
 /* Handles one complete packet. Returns -1 when the connection must close. */
 static int dispatch(struct sio_client *c, const struct gw_sio_packet *p,
                     const struct gw_sio_attachment *att)
@@ -260,7 +312,10 @@ static int dispatch(struct sio_client *c, const struct gw_sio_packet *p,
         sock = find_socket(c, nsp);
         if (!sock)
             return -1;
-        app->on_event(c->srv->opt.app_ud, sock, p, att);
+        if (rate_allows(c))
+            app->on_event(c->srv->opt.app_ud, sock, p, att);
+        else
+            drop_event(c, sock, p);
         return 0;
     case GW_SIO_ACK:
     case GW_SIO_BINARY_ACK:
@@ -284,6 +339,8 @@ static void on_open(struct gw_eio_session *s, const struct gw_eio_request *req)
     c->req.authorization = req->authorization ? gw_strdup(req->authorization) : NULL;
     c->req.query_token = req->query_token ? gw_strdup(req->query_token) : NULL;
     gw_eio_session_set_ud(s, c);
+    c->rate.last_ms = c->rate.window_ms = gw_now_ms();
+    c->rate.milli = (int64_t)srv->opt.events_per_s * 1000;
     gw_eio_session_set_timer(s, gw_now_ms() + (uint64_t)srv->opt.connect_timeout_ms);
 }
 
@@ -384,6 +441,8 @@ struct gw_sio_server *gw_sio_server_new(const struct gw_sio_options *opt, const 
     srv->opt = *opt;
     srv->path = gw_strdup(path);
     gw_sio_limits_default(&srv->limits);
+    if (opt->max_json_depth > 0)
+        srv->limits.max_depth = opt->max_json_depth;
     srv->ep.path = srv->path;
     srv->ep.handler = &sio_handler;
     srv->ep.settings = *settings;
@@ -397,6 +456,11 @@ void gw_sio_server_free(struct gw_sio_server *srv)
         return;
     free(srv->path);
     free(srv);
+}
+
+uint64_t gw_sio_server_events_dropped(const struct gw_sio_server *srv)
+{
+    return srv->events_dropped;
 }
 
 const struct gw_eio_endpoint *gw_sio_server_endpoint(struct gw_sio_server *srv)

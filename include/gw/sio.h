@@ -52,6 +52,11 @@ struct gw_sio_options {
     const struct gw_sio_app *app;
     void *app_ud;
     int connect_timeout_ms;
+    int max_json_depth; /* nesting accepted in a packet's JSON; 0 = the codec's default */
+    /* Events a connection may send per second (burst: one second's worth); 0 = no limit. Events
+     * over the rate are dropped (one with an ack id is answered [{"error":"RATE_LIMITED"}]), and
+     * a connection that has more than twice the rate dropped within a second is closed. */
+    int events_per_s;
 };
 
 /* Creates the layer. Fill the endpoint returned by gw_sio_server_endpoint() into the server's
@@ -59,6 +64,8 @@ struct gw_sio_options {
 struct gw_sio_server *gw_sio_server_new(const struct gw_sio_options *opt, const char *path,
                                         const struct gw_eio_settings *settings);
 void gw_sio_server_free(struct gw_sio_server *srv);
+/* Events dropped by the rate limit since the server was created. */
+uint64_t gw_sio_server_events_dropped(const struct gw_sio_server *srv);
 /* The Engine.IO endpoint of this layer (borrowed, lives as long as the server). */
 const struct gw_eio_endpoint *gw_sio_server_endpoint(struct gw_sio_server *srv);
 
