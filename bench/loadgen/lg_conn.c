@@ -257,7 +257,13 @@ static void send_connect(struct lg_run *run, struct lg_conn *c)
     snprintf(sub, sizeof(sub), "user-%u", c->user);
     struct gw_buf p = GW_BUF_INIT;
     gw_buf_append_str(&p, "40{\"token\":\"");
-    lg_jwt_hs256(&p, sub, run->token_iat, run->token_exp, run->secret, run->secret_len);
+    if (run->tokens) {
+        size_t len;
+        const char *tok = lg_tokens_get(run->tokens, c->user, &len);
+        gw_buf_append(&p, tok, len);
+    } else {
+        lg_jwt_hs256(&p, sub, run->token_iat, run->token_exp, run->secret, run->secret_len);
+    }
     gw_buf_append_str(&p, "\"}");
     c->state = LG_SIO_CONNECTING;
     send_text(run, c, p.data, p.len);
@@ -283,6 +289,9 @@ static void on_notice(struct lg_run *run, struct lg_conn *c, const struct lg_not
 {
     uint64_t now = wall_us();
     run->notifications++;
+    if (!run->first_notice_us)
+        run->first_notice_us = now;
+    run->last_notice_us = now;
     if ((uint64_t)nt->sent_at_us > now) {
         run->negative_latency++;
         lg_hist_add(&run->latency, 0);
@@ -296,7 +305,8 @@ static void on_notice(struct lg_run *run, struct lg_conn *c, const struct lg_not
         c->cross_user++;
         return;
     }
-    lg_track_add(&c->track, nt->seq);
+    enum lg_seq k = lg_track_add(&c->track, nt->seq);
+    run->fresh += k == LG_SEQ_NEXT || k == LG_SEQ_AHEAD || k == LG_SEQ_LATE;
 }
 
 static void on_event(struct lg_run *run, struct lg_conn *c, const char *p, size_t n)

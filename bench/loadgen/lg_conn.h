@@ -19,6 +19,7 @@
 
 #include "gw/buf.h"
 #include "lg_hist.h"
+#include "lg_jwt.h"
 #include "lg_track.h"
 
 enum lg_conn_state {
@@ -51,6 +52,9 @@ struct lg_run {
     const uint8_t *secret;
     size_t secret_len;
     int64_t token_iat, token_exp;
+    /* Borrowed pre-minted tokens covering every user of the run; NULL: mint HS256 with secret
+     * at each CONNECT. */
+    const struct lg_tokens *tokens;
     uint64_t rng; /* xorshift state for masks and keys */
 
     uint64_t attempted, established, open_now, open_at_end;
@@ -62,8 +66,10 @@ struct lg_run {
     struct lg_reasons dropped;         /* closed after ready, by cause */
 
     uint64_t notifications, other_events, malformed, cross_user, negative_latency, pings;
-    struct lg_hist latency;   /* receive - sentAt, us */
-    struct lg_hist handshake; /* connect start -> Socket.IO CONNECT answered, us */
+    uint64_t fresh;                           /* notifications new to their socket (not dup/bad) */
+    uint64_t first_notice_us, last_notice_us; /* wall clock of the first and last notification */
+    struct lg_hist latency;                   /* receive - sentAt, us */
+    struct lg_hist handshake;                 /* connect start -> Socket.IO CONNECT answered, us */
 };
 
 struct lg_conn {

@@ -33,8 +33,11 @@ struct opts {
     const char *secret;
     const char *report;
     const char *event;
-    uint32_t users, per_user, user_offset;
+    const char *alg;
+    const char *key_file;
+    uint32_t users, per_user, user_offset, concurrency;
     double ramp, hold, timeout;
+    int until_complete;
     int64_t expect_per_user; /* -1: unknown */
     struct in_addr src_first, src_last;
     char host[256];
@@ -68,7 +71,12 @@ static _Noreturn void usage(FILE *to, int code)
         "  --timeout SECONDS       handshake budget per connection (10)\n"
         "  --event NAME            event carrying notifications (notification)\n"
         "  --expect-per-user N     each user's notifications are seq 0..N-1 (loss check)\n"
-        "  --report FILE           JSON report (stdout)\n");
+        "  --report FILE           JSON report (stdout)\n"
+        "  --alg HS256|RS256       token algorithm (HS256)\n"
+        "  --key FILE              RSA private key (PEM) signing RS256 tokens\n"
+        "  --concurrency N         at most N handshakes in flight, 0 = no cap (0)\n"
+        "  --until-complete        end 1 s after every socket got --expect-per-user notifications\n"
+        "                          (--hold stays the upper bound)\n");
     exit(code);
 }
 
@@ -163,6 +171,10 @@ static void parse_opts(int argc, char **argv, struct opts *o)
                                           {"event", required_argument, 0, 'e'},
                                           {"expect-per-user", required_argument, 0, 'x'},
                                           {"report", required_argument, 0, 'o'},
+                                          {"alg", required_argument, 0, 'a'},
+                                          {"key", required_argument, 0, 'K'},
+                                          {"concurrency", required_argument, 0, 'c'},
+                                          {"until-complete", no_argument, 0, 'C'},
                                           {"help", no_argument, 0, 'h'},
                                           {0, 0, 0, 0}};
     *o = (struct opts){.url = "http://127.0.0.1:3000",
@@ -173,6 +185,7 @@ static void parse_opts(int argc, char **argv, struct opts *o)
                        .hold = 10,
                        .timeout = 10,
                        .event = "notification",
+                       .alg = "HS256",
                        .expect_per_user = -1,
                        .secret = getenv("JWT_SECRET")};
     inet_pton(AF_INET, "127.0.0.1", &o->src_first);
@@ -198,6 +211,21 @@ static void parse_opts(int argc, char **argv, struct opts *o)
             break;
         case 'o':
             o->report = optarg;
+            break;
+        case 'a':
+            o->alg = optarg;
+            if (strcmp(optarg, "HS256") != 0 && strcmp(optarg, "RS256") != 0)
+                bad(name, optarg);
+            break;
+        case 'K':
+            o->key_file = optarg;
+            break;
+        case 'c':
+            if (parse_u32(optarg, &o->concurrency))
+                bad(name, optarg);
+            break;
+        case 'C':
+            o->until_complete = 1;
             break;
         case 'n':
             if (parse_u32(optarg, &o->users) || !o->users)
@@ -240,7 +268,12 @@ static void parse_opts(int argc, char **argv, struct opts *o)
     }
     if (optind < argc)
         usage(stderr, 2);
-    if (!o->secret || !*o->secret) {
+    if (strcmp(o->alg, "RS256") == 0) {
+        if (!o->key_file) {
+            fprintf(stderr, "gw-loadgen: --alg RS256 needs --key FILE (an RSA private key)\n");
+            exit(2);
+        }
+    } else if (!o->secret || !*o->secret) {
         fprintf(stderr, "gw-loadgen: no key: give --secret or set JWT_SECRET\n");
         exit(2);
     }
@@ -248,6 +281,10 @@ static void parse_opts(int argc, char **argv, struct opts *o)
         bad("url", o->url);
     if (!json_safe(o->event))
         bad("event", o->event);
+    if (o->until_complete && o->expect_per_user < 0) {
+        fprintf(stderr, "gw-loadgen: --until-complete needs --expect-per-user\n");
+        exit(2);
+    }
     if (o->path[0] != '/' || strpbrk(o->path, "?# ") || !json_safe(o->path))
         bad("path", o->path);
     if ((uint64_t)o->users * o->per_user > 1000000 || o->user_offset > UINT32_MAX - o->users)
@@ -302,13 +339,43 @@ static struct lg_conn *make_conns(const struct opts *o, uint64_t total)
 
 /* ---- the loop ------------------------------------------------------------------------------ */
 
+static uint64_t failed_before_ready(const struct lg_run *run)
+{
+    return lg_reasons_total(&run->connect_errors) + lg_reasons_total(&run->http_rejected) +
+           lg_reasons_total(&run->sio_rejected) + lg_reasons_total(&run->closed_early);
+}
+
 static int settled(const struct lg_run *run, uint64_t total)
 {
-    uint64_t failed = lg_reasons_total(&run->connect_errors) +
-                      lg_reasons_total(&run->http_rejected) + lg_reasons_total(&run->sio_rejected) +
-                      lg_reasons_total(&run->closed_early);
-    return run->attempted == total && run->established + failed >= total;
+    return run->attempted == total && run->established + failed_before_ready(run) >= total;
 }
+
+/* Connections started whose handshake has neither succeeded nor failed yet. */
+static uint64_t in_flight(const struct lg_run *run)
+{
+    return run->attempted - run->established - failed_before_ready(run);
+}
+
+/* Every socket that became ready has all its notifications (its drops count as not). */
+static int complete(const struct opts *o, const struct lg_run *run)
+{
+    return o->until_complete && run->fresh >= run->established * (uint64_t)o->expect_per_user;
+}
+
+/* Seconds from the start to the moment every connection settled (the handshake phase). */
+static double settle_seconds;
+
+/* CPU seconds (user, system) of the process so far. */
+static void cpu_seconds(double *user_s, double *sys_s)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    *user_s = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6;
+    *sys_s = (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+/* CPU spent minting tokens, left out of the report's cpu figures (they cover the run). */
+static double mint_user_s, mint_sys_s, mint_wall_s;
 
 static void run_loop(const struct opts *o, struct lg_run *run, struct lg_conn *conns,
                      uint64_t total)
@@ -316,14 +383,16 @@ static void run_loop(const struct opts *o, struct lg_run *run, struct lg_conn *c
     struct epoll_event evs[256];
     uint64_t t0 = gw_now_ms(), next_scan = t0 + 250, hold_until = 0;
     uint64_t timeout_ms = (uint64_t)(o->timeout * 1000);
-    uint64_t started = 0;
+    uint64_t started = 0, grace_until = 0;
     while (!stop_requested) {
         uint64_t now = gw_now_ms();
         uint64_t due = o->ramp > 0 ? (uint64_t)((double)(now - t0) * o->ramp / 1000.0) + 1 : total;
-        while (started < GW_MIN(due, total))
+        while (started < GW_MIN(due, total) &&
+               (o->concurrency == 0 || in_flight(run) < o->concurrency))
             lg_conn_start(run, &conns[started++], now, timeout_ms);
         if (!hold_until && settled(run, total)) {
             hold_until = now + (uint64_t)(o->hold * 1000);
+            settle_seconds = (double)(gw_now_us() - t0 * 1000) / 1e6;
             fprintf(stderr,
                     "gw-loadgen: settled: %" PRIu64 " of %" PRIu64
                     " established after %.1f s; holding %.0f s\n",
@@ -331,12 +400,17 @@ static void run_loop(const struct opts *o, struct lg_run *run, struct lg_conn *c
         }
         if (hold_until && now >= hold_until)
             break;
+        /* A short grace after completion, so a duplicate close behind the last one is seen. */
+        if (hold_until && !grace_until && complete(o, run))
+            grace_until = now + 1000;
+        if (grace_until && now >= grace_until)
+            break;
         if (now >= next_scan) {
             for (uint64_t i = 0; i < started; i++)
                 lg_conn_check_timeout(run, &conns[i], now);
             next_scan = now + 250;
         }
-        int n = epoll_wait(run->epfd, evs, (int)GW_ARRAY_SIZE(evs), started < total ? 1 : 50);
+        int n = epoll_wait(run->epfd, evs, (int)GW_ARRAY_SIZE(evs), started < total ? 1 : 20);
         if (n < 0 && errno != EINTR) {
             fprintf(stderr, "gw-loadgen: epoll_wait: %s\n", strerror(errno));
             exit(1);
@@ -441,19 +515,30 @@ static void write_report(FILE *f, const struct opts *o, const struct lg_run *run
     inet_ntop(AF_INET, &o->src_last, last, sizeof(last));
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
-    double user_s = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6;
-    double sys_s = (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+    double user_s, sys_s;
+    cpu_seconds(&user_s, &sys_s);
+    user_s -= mint_user_s;
+    sys_s -= mint_sys_s;
 
     fprintf(f, "{\n  \"tool\": \"gw-loadgen\",\n");
     fprintf(
         f,
         "  \"config\": {\"url\": \"%s\", \"path\": \"%s\", \"users\": %u, \"socketsPerUser\": %u, "
         "\"userOffset\": %u, \"ramp\": %g, \"hold\": %g, \"sources\": [\"%s\", \"%s\"], "
-        "\"event\": \"%s\", \"expectPerUser\": %" PRId64 "},\n",
+        "\"event\": \"%s\", \"expectPerUser\": %" PRId64 ", \"alg\": \"%s\", "
+        "\"concurrency\": %u},\n",
         o->url, o->path, o->users, o->per_user, o->user_offset, o->ramp, o->hold, first, last,
-        o->event, o->expect_per_user);
+        o->event, o->expect_per_user, o->alg, o->concurrency);
     fprintf(f, "  \"stoppedBy\": \"%s\",\n  \"wallSeconds\": %.3f,\n",
-            stop_requested ? "signal" : "hold", wall_s);
+            stop_requested     ? "signal"
+            : complete(o, run) ? "complete"
+                               : "hold",
+            wall_s);
+    fprintf(f,
+            "  \"settleSeconds\": %.3f,\n  \"handshakesPerSecond\": %.1f,\n"
+            "  \"noticeWindowUs\": [%" PRIu64 ", %" PRIu64 "],\n",
+            settle_seconds, settle_seconds > 0 ? (double)run->established / settle_seconds : 0.0,
+            run->first_notice_us, run->last_notice_us);
 
     uint64_t failed = run->attempted - run->established;
     fprintf(f,
@@ -486,9 +571,10 @@ static void write_report(FILE *f, const struct opts *o, const struct lg_run *run
     json_hist(f, "handshakeUs", &run->handshake, ",");
     fprintf(f, "  \"pingsAnswered\": %" PRIu64 ",\n", run->pings);
     fprintf(f,
+            "  \"mintSeconds\": %.3f,\n"
             "  \"cpu\": {\"userSeconds\": %.3f, \"systemSeconds\": %.3f, \"busy\": %.3f},\n"
             "  \"maxRssKb\": %ld,\n",
-            user_s, sys_s, wall_s > 0 ? (user_s + sys_s) / wall_s : 0.0, ru.ru_maxrss);
+            mint_wall_s, user_s, sys_s, wall_s > 0 ? (user_s + sys_s) / wall_s : 0.0, ru.ru_maxrss);
     int valid = failed == 0 && t.lost == 0 && t.duplicates == 0 && t.reordered == 0 &&
                 t.cross_user == 0 && t.invalid == 0 && run->malformed == 0 &&
                 lg_reasons_total(&run->dropped) == 0 &&
@@ -511,9 +597,23 @@ int main(int argc, char **argv)
     run->path = o.path;
     run->event = o.event;
     run->secret = (const uint8_t *)o.secret;
-    run->secret_len = strlen(o.secret);
+    run->secret_len = o.secret ? strlen(o.secret) : 0;
     run->token_iat = (int64_t)time(NULL);
     run->token_exp = run->token_iat + 10 * 365 * 86400;
+    struct lg_signer signer = {
+        .alg = LG_HS256, .secret = run->secret, .secret_len = run->secret_len};
+    char err[GW_ERR_LEN];
+    if (strcmp(o.alg, "RS256") == 0 && lg_signer_load_rs256(&signer, o.key_file, err) < 0) {
+        fprintf(stderr, "gw-loadgen: %s\n", err);
+        return 2;
+    }
+    /* Every token is minted before the first connection, so signing is not in the timings. */
+    struct lg_tokens tokens;
+    uint64_t m0 = gw_now_us();
+    lg_tokens_mint(&tokens, &signer, o.user_offset, o.users, run->token_iat, run->token_exp);
+    mint_wall_s = (double)(gw_now_us() - m0) / 1e6;
+    cpu_seconds(&mint_user_s, &mint_sys_s);
+    run->tokens = &tokens;
     gw_random_bytes(&run->rng, sizeof(run->rng));
     run->rng |= 1; /* xorshift must not start at zero */
     lg_hist_init(&run->latency);
@@ -546,6 +646,8 @@ int main(int argc, char **argv)
     for (uint64_t i = 0; i < total; i++)
         lg_track_free(&conns[i].track);
     free(conns);
+    lg_tokens_free(&tokens);
+    lg_signer_free(&signer);
     close(run->epfd);
     free(run);
     return 0;

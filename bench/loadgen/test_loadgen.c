@@ -1,9 +1,15 @@
 /* test_loadgen.c -- unit tests of the load generator's pure parts: WebSocket frames, the
  * upgrade answer, JSON field extraction, notification parsing, the histogram, the sequence
- * tracker and token minting. */
+ * tracker and token minting (HS256, RS256, the per-user table). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include <openssl/pem.h>
+#include <openssl/rsa.h>
+
+#include "gw/base64.h"
 #include "gw/buf.h"
 #include "gw/common.h"
 #include "lg_codec.h"
@@ -296,6 +302,100 @@ static void test_jwt(void)
     gw_buf_free(&b);
 }
 
+/* Writes key (private part) to a fresh temporary PEM file; returns its path in path. */
+static void write_key(EVP_PKEY *key, char *path, size_t cap)
+{
+    snprintf(path, cap, "/tmp/test_loadgen_key_XXXXXX");
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    FILE *f = fdopen(fd, "w");
+    CHECK(f && PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL) == 1);
+    fclose(f);
+}
+
+/* Verifies the RS256 signature of token under key, as a gateway would. */
+static int rs256_valid(const char *token, EVP_PKEY *key)
+{
+    const char *dot = strrchr(token, '.');
+    uint8_t sig[512];
+    long sig_len = gw_base64url_decode(dot + 1, strlen(dot + 1), sig);
+    if (sig_len <= 0)
+        return 0;
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    int ok = EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, key) == 1 &&
+             EVP_DigestVerify(md, sig, (size_t)sig_len, (const unsigned char *)token,
+                              (size_t)(dot - token)) == 1;
+    EVP_MD_CTX_free(md);
+    return ok;
+}
+
+static void test_jwt_rs256(void)
+{
+    EVP_PKEY *key = EVP_RSA_gen(2048);
+    CHECK(key != NULL);
+    char path[64], err[GW_ERR_LEN];
+    write_key(key, path, sizeof(path));
+    struct lg_signer s = {0};
+    CHECK_INT_EQ(lg_signer_load_rs256(&s, path, err), 0);
+    CHECK_INT_EQ(s.alg, LG_RS256);
+
+    struct gw_buf b = GW_BUF_INIT;
+    lg_jwt_sign(&b, &s, "user-42", 1700000000, 2000000000);
+    gw_buf_append_char(&b, '\0');
+    /* base64url({"alg":"RS256","typ":"JWT"}) and the same claims as the HS256 test. */
+    CHECK(strncmp(b.data,
+                  "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9."
+                  "eyJzdWIiOiJ1c2VyLTQyIiwiaWF0IjoxNzAwMDAwMDAwLCJleHAiOjIwMDAwMDAwMDB9.",
+                  36 + 1 + 68 + 1) == 0);
+    CHECK(rs256_valid(b.data, key));
+    b.data[40] ^= 1; /* a changed claim must break the signature */
+    CHECK(!rs256_valid(b.data, key));
+    gw_buf_free(&b);
+    lg_signer_free(&s);
+    CHECK(s.key == NULL);
+    unlink(path);
+    EVP_PKEY_free(key);
+}
+
+static void test_jwt_rs256_refuses(void)
+{
+    char err[GW_ERR_LEN];
+    struct lg_signer s = {0};
+    CHECK_INT_EQ(lg_signer_load_rs256(&s, "/nonexistent/key.pem", err), -1);
+    CHECK(strstr(err, "cannot open") != NULL);
+
+    EVP_PKEY *ec = EVP_EC_gen("P-256");
+    char path[64];
+    write_key(ec, path, sizeof(path));
+    CHECK_INT_EQ(lg_signer_load_rs256(&s, path, err), -1);
+    CHECK(strstr(err, "not an RSA key") != NULL);
+    CHECK(s.key == NULL);
+    unlink(path);
+    EVP_PKEY_free(ec);
+}
+
+static void test_tokens(void)
+{
+    struct lg_signer s = {
+        .alg = LG_HS256, .secret = (const uint8_t *)"bench-secret", .secret_len = 12};
+    struct lg_tokens t;
+    lg_tokens_mint(&t, &s, 41, 3, 1700000000, 2000000000);
+    size_t len;
+    const char *tok = lg_tokens_get(&t, 42, &len);
+    /* The same token as test_jwt mints for user-42, and its neighbours differ from it. */
+    CHECK_MEM_EQ(tok, len,
+                 "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9."
+                 "eyJzdWIiOiJ1c2VyLTQyIiwiaWF0IjoxNzAwMDAwMDAwLCJleHAiOjIwMDAwMDAwMDB9."
+                 "_SvBMhIpU5hOUd3q8MDXKuAzbyfMUN8psWiwrN7ZKsY",
+                 (size_t)149);
+    size_t l41, l43;
+    const char *t41 = lg_tokens_get(&t, 41, &l41), *t43 = lg_tokens_get(&t, 43, &l43);
+    CHECK(l41 == len && memcmp(t41, tok, len) != 0);
+    CHECK(l43 == len && memcmp(t43, tok, len) != 0);
+    lg_tokens_free(&t);
+    CHECK(t.n == 0 && t.off == NULL);
+}
+
 int main(void)
 {
     RUN(test_encode_small);
@@ -311,5 +411,8 @@ int main(void)
     RUN(test_hist);
     RUN(test_track);
     RUN(test_jwt);
+    RUN(test_jwt_rs256);
+    RUN(test_jwt_rs256_refuses);
+    RUN(test_tokens);
     return TEST_REPORT();
 }
