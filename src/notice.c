@@ -538,18 +538,53 @@ static int64_t insert_time(const bson_t *doc, const bson_iter_t *id)
     return created >= oid_ms ? created : oid_ms;
 }
 
-static bool is_insert(const bson_t *change)
+static enum gw_notice_kind kind_of(const bson_t *change, bool *known)
 {
+    static const struct {
+        const char *op;
+        enum gw_notice_kind kind;
+    } ops[] = {{"insert", GW_NOTICE_INSERT},
+               {"update", GW_NOTICE_UPDATE},
+               {"replace", GW_NOTICE_UPDATE},
+               {"delete", GW_NOTICE_DELETE}};
     bson_iter_t it;
-    uint32_t n;
+    *known = false;
     if (!bson_iter_init_find(&it, change, "operationType") || !BSON_ITER_HOLDS_UTF8(&it))
-        return false;
-    const char *op = bson_iter_utf8(&it, &n);
-    return n == 6 && memcmp(op, "insert", 6) == 0;
+        return GW_NOTICE_INSERT;
+    const char *op = bson_iter_utf8(&it, NULL);
+    for (size_t i = 0; i < GW_ARRAY_SIZE(ops); i++) {
+        if (strcmp(op, ops[i].op) == 0) {
+            *known = true;
+            return ops[i].kind;
+        }
+    }
+    return GW_NOTICE_INSERT;
+}
+
+/* 42["<event><suffix>",<json>] plus, for an insert with an ObjectId _id, the id as a trailing
+ * string argument: the Socket.IO connection-state-recovery offset, which the stock client
+ * records by itself and sends back when it reconnects. */
+static struct gw_msg *encode_message(const char *event, const char *suffix,
+                                     const struct gw_buf *json, const char *offset)
+{
+    struct gw_buf name = GW_BUF_INIT, args = GW_BUF_INIT;
+    gw_buf_append_str(&name, event);
+    gw_buf_append_str(&name, suffix);
+    gw_buf_append(&args, json->data, json->len);
+    if (offset) {
+        gw_buf_append_str(&args, ",\"");
+        gw_buf_append_str(&args, offset);
+        gw_buf_append_char(&args, '"');
+    }
+    gw_buf_append_char(&name, '\0');
+    struct gw_msg *m = gw_gateway_encode_event(name.data, args.data, args.len);
+    gw_buf_free(&name);
+    gw_buf_free(&args);
+    return m;
 }
 
 static enum gw_notice_status encode(const bson_t *doc, const struct gw_notice_options *opt,
-                                    struct gw_notice *out)
+                                    const char *suffix, const char *offset, struct gw_notice *out)
 {
     const char *event = opt && opt->event ? opt->event : GW_NOTICE_DEFAULT_EVENT;
     size_t max = opt ? opt->max_bytes : 0;
@@ -559,7 +594,7 @@ static enum gw_notice_status encode(const bson_t *doc, const struct gw_notice_op
         gw_buf_free(&json);
         return too_large ? GW_NOTICE_TOO_LARGE : GW_NOTICE_BAD_DOCUMENT;
     }
-    out->msg = gw_gateway_encode_event(event, json.data, json.len);
+    out->msg = encode_message(event, suffix, &json, offset);
     gw_buf_free(&json);
     if (max && out->msg->len > max) {
         gw_msg_unref(out->msg);
@@ -569,44 +604,107 @@ static enum gw_notice_status encode(const bson_t *doc, const struct gw_notice_op
     return GW_NOTICE_OK;
 }
 
-enum gw_notice_status gw_notice_build(const bson_t *change, const struct gw_notice_options *opt,
-                                      struct gw_notice *out)
+static bool sub_document(const bson_t *parent, const char *key, bson_t *out)
+{
+    bson_iter_t it;
+    uint32_t len;
+    const uint8_t *data;
+    if (!bson_iter_init_find(&it, parent, key) || !BSON_ITER_HOLDS_DOCUMENT(&it))
+        return false;
+    bson_iter_document(&it, &len, &data);
+    return bson_init_static(out, data, len);
+}
+
+/* An insert or an update: the (looked-up) document itself is the payload. */
+static enum gw_notice_status
+build_document(const bson_t *change, const struct gw_notice_options *opt, struct gw_notice *out)
 {
     const char *field = opt && opt->user_field ? opt->user_field : GW_NOTICE_DEFAULT_USER_FIELD;
     bson_iter_t it, id;
     bson_t doc;
     uint32_t len;
-    const uint8_t *data;
     enum gw_notice_status st;
 
-    memset(out, 0, sizeof(*out));
-    if (!is_insert(change))
-        return GW_NOTICE_NOT_INSERT;
     if (!bson_iter_init_find(&it, change, "fullDocument") || !BSON_ITER_HOLDS_DOCUMENT(&it))
         return GW_NOTICE_NO_FULL_DOCUMENT;
-    bson_iter_document(&it, &len, &data);
-    if (!bson_init_static(&doc, data, len))
+    if (!sub_document(change, "fullDocument", &doc))
         return GW_NOTICE_BAD_DOCUMENT;
     if (!bson_iter_init_find(&id, &doc, "_id"))
         return GW_NOTICE_NO_ID;
     if ((st = take_user(&doc, field, out)) != GW_NOTICE_OK)
-        goto fail;
-    if (!bson_has_field(&doc, "type")) {
-        st = GW_NOTICE_NO_TYPE;
-        goto fail;
-    }
-    if ((st = encode(&doc, opt, out)) != GW_NOTICE_OK)
-        goto fail;
+        return st;
+    bool insert = out->kind == GW_NOTICE_INSERT;
+    if (insert && !bson_has_field(&doc, "type"))
+        return GW_NOTICE_NO_TYPE;
+    char hex[25];
+    bool oid = BSON_ITER_HOLDS_OID(&id);
+    if (oid)
+        bson_oid_to_string(bson_iter_oid(&id), hex);
+    if ((st = encode(&doc, opt, insert ? "" : ":update", insert && oid ? hex : NULL, out)) !=
+        GW_NOTICE_OK)
+        return st;
     take_id(&id, out);
-    out->inserted_at_ms = insert_time(&doc, &id);
+    out->inserted_at_ms = insert ? insert_time(&doc, &id) : 0;
+    (void)len;
+    return GW_NOTICE_OK;
+}
+
+/* A delete carries no document: its user comes from the pre-image (MongoDB 6.0+ with
+ * changeStreamPreAndPostImages on the collection) or from documentKey (a collection sharded on
+ * the user field). The payload is {"_id": <id>}. */
+static enum gw_notice_status build_delete(const bson_t *change, const struct gw_notice_options *opt,
+                                          struct gw_notice *out)
+{
+    const char *field = opt && opt->user_field ? opt->user_field : GW_NOTICE_DEFAULT_USER_FIELD;
+    bson_t key, pre;
+    bson_iter_t id;
+    enum gw_notice_status st;
+
+    if (!sub_document(change, "documentKey", &key) || !bson_iter_init_find(&id, &key, "_id"))
+        return GW_NOTICE_NO_ID;
+    if (sub_document(change, "fullDocumentBeforeChange", &pre))
+        st = take_user(&pre, field, out);
+    else
+        st = take_user(&key, field, out);
+    if (st == GW_NOTICE_NO_USER)
+        return GW_NOTICE_DELETE_UNROUTABLE;
+    if (st != GW_NOTICE_OK)
+        return st;
+    bson_t payload = BSON_INITIALIZER;
+    bson_append_iter(&payload, "_id", 3, &id);
+    st = encode(&payload, opt, ":delete", NULL, out);
+    bson_destroy(&payload);
+    if (st == GW_NOTICE_OK)
+        take_id(&id, out);
+    return st;
+}
+
+enum gw_notice_status gw_notice_build(const bson_t *change, const struct gw_notice_options *opt,
+                                      struct gw_notice *out)
+{
+    bson_iter_t it;
+    uint32_t len;
+    const uint8_t *data;
+    bool known;
+    enum gw_notice_status st;
+
+    memset(out, 0, sizeof(*out));
+    out->kind = kind_of(change, &known);
+    if (!known)
+        return GW_NOTICE_NOT_INSERT;
+    st = out->kind == GW_NOTICE_DELETE ? build_delete(change, opt, out)
+                                       : build_document(change, opt, out);
+    if (st != GW_NOTICE_OK) {
+        enum gw_notice_kind kind = out->kind;
+        gw_notice_clear(out);
+        out->kind = kind;
+        return st;
+    }
     if (bson_iter_init_find(&it, change, "_id") && BSON_ITER_HOLDS_DOCUMENT(&it)) {
         bson_iter_document(&it, &len, &data);
         out->resume_token = bson_new_from_data(data, len);
     }
     return GW_NOTICE_OK;
-fail:
-    gw_notice_clear(out);
-    return st;
 }
 
 void gw_notice_clear(struct gw_notice *n)
@@ -625,7 +723,7 @@ const char *gw_notice_strerror(enum gw_notice_status st)
     case GW_NOTICE_OK:
         return "The notification is ready to deliver.";
     case GW_NOTICE_NOT_INSERT:
-        return "The change event is not an insert.";
+        return "The change event is not an insert, update, replace or delete.";
     case GW_NOTICE_NO_FULL_DOCUMENT:
         return "The change event carries no fullDocument.";
     case GW_NOTICE_NO_ID:
@@ -641,6 +739,9 @@ const char *gw_notice_strerror(enum gw_notice_status st)
         return "The document is corrupt BSON or nested too deeply.";
     case GW_NOTICE_TOO_LARGE:
         return "The notification is larger than the maximum payload.";
+    case GW_NOTICE_DELETE_UNROUTABLE:
+        return "A delete event names no user: enable changeStreamPreAndPostImages on the "
+               "collection (MongoDB 6.0+) so deletes carry the document they removed.";
     }
     return "Unknown notice status.";
 }

@@ -62,18 +62,27 @@
 
 enum gw_notice_status {
     GW_NOTICE_OK = 0,
-    GW_NOTICE_NOT_INSERT,       /* operationType missing or not "insert" */
-    GW_NOTICE_NO_FULL_DOCUMENT, /* fullDocument missing or not a document */
-    GW_NOTICE_NO_ID,            /* fullDocument has no _id: clients could not de-duplicate */
-    GW_NOTICE_NO_USER,          /* the user field is missing */
-    GW_NOTICE_BAD_USER,         /* the user field is not a string nor an ObjectId, is empty,
-                                   longer than GW_NOTICE_MAX_USER_ID_LEN, has control
-                                   characters or invalid UTF-8, or is ambiguous (its name
-                                   appears twice on the path) */
-    GW_NOTICE_NO_TYPE,          /* fullDocument.type is missing */
-    GW_NOTICE_BAD_DOCUMENT,     /* corrupt BSON, or nested deeper than GW_NOTICE_MAX_DEPTH */
-    GW_NOTICE_TOO_LARGE,        /* the encoded message is longer than max_bytes */
+    GW_NOTICE_NOT_INSERT,        /* operationType missing or not insert/update/replace/delete */
+    GW_NOTICE_NO_FULL_DOCUMENT,  /* fullDocument missing or not a document */
+    GW_NOTICE_NO_ID,             /* fullDocument has no _id: clients could not de-duplicate */
+    GW_NOTICE_NO_USER,           /* the user field is missing */
+    GW_NOTICE_BAD_USER,          /* the user field is not a string nor an ObjectId, is empty,
+                                    longer than GW_NOTICE_MAX_USER_ID_LEN, has control
+                                    characters or invalid UTF-8, or is ambiguous (its name
+                                    appears twice on the path) */
+    GW_NOTICE_NO_TYPE,           /* fullDocument.type is missing */
+    GW_NOTICE_BAD_DOCUMENT,      /* corrupt BSON, or nested deeper than GW_NOTICE_MAX_DEPTH */
+    GW_NOTICE_TOO_LARGE,         /* the encoded message is longer than max_bytes */
+    GW_NOTICE_DELETE_UNROUTABLE, /* a delete with neither a pre-image nor the user field in
+                                    its documentKey */
 };
+
+/* What changed. Each kind has its own event: an insert is "<event>" with the document and,
+ * when _id is an ObjectId, the id as a trailing string argument (the Socket.IO recovery
+ * offset); an update or replace is "<event>:update" with the current document (the stream asks
+ * for updateLookup; an update whose document is gone by then has no fullDocument and is
+ * refused); a delete is "<event>:delete" with {"_id": <id>}. */
+enum gw_notice_kind { GW_NOTICE_INSERT, GW_NOTICE_UPDATE, GW_NOTICE_DELETE };
 
 /* How to read a change event. The strings are borrowed for the duration of each call. */
 struct gw_notice_options {
@@ -87,6 +96,7 @@ struct gw_notice_options {
 
 /* A notification ready to deliver. Filled by gw_notice_build(); released by gw_notice_clear(). */
 struct gw_notice {
+    enum gw_notice_kind kind;
     char user_id[GW_NOTICE_MAX_USER_ID_LEN + 1]; /* NUL-terminated; an ObjectId user becomes its
                                                     24-hex string, the JWT sub such a user has */
     size_t user_id_len;

@@ -52,7 +52,7 @@ static void check_build(const bson_t *doc)
 
     struct gw_notice n;
     enum gw_notice_status st = gw_notice_build(&change, NULL, &n);
-    GW_ASSERT(st >= GW_NOTICE_OK && st <= GW_NOTICE_TOO_LARGE);
+    GW_ASSERT(st >= GW_NOTICE_OK && st <= GW_NOTICE_DELETE_UNROUTABLE);
     GW_ASSERT(gw_notice_strerror(st) != NULL);
     if (st == GW_NOTICE_OK) {
         GW_ASSERT(n.user_id_len > 0 && strlen(n.user_id) == n.user_id_len);

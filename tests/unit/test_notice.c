@@ -599,7 +599,7 @@ static void test_build_typical(void)
     CHECK_INT_EQ(build(&doc, NULL, &n), GW_NOTICE_OK);
     CHECK_STR_EQ(n.user_id, "u42");
     CHECK_INT_EQ(n.user_id_len, 3);
-    const char *want = "42[\"notification\"," TYPICAL_JSON "]";
+    const char *want = "42[\"notification\"," TYPICAL_JSON ",\"" OID_HEX "\"]";
     CHECK(n.msg != NULL && !n.msg->binary);
     if (n.msg)
         CHECK_MEM_EQ(gw_msg_payload(n.msg), n.msg->len, want, strlen(want));
@@ -619,7 +619,7 @@ static void test_build_typical(void)
     /* the event name comes from the options and is JSON-escaped */
     struct gw_notice_options opt = {.event = "al\"ert"};
     CHECK_INT_EQ(build(&doc, &opt, &n), GW_NOTICE_OK);
-    const char *want2 = "42[\"al\\\"ert\"," TYPICAL_JSON "]";
+    const char *want2 = "42[\"al\\\"ert\"," TYPICAL_JSON ",\"" OID_HEX "\"]";
     if (n.msg)
         CHECK_MEM_EQ(gw_msg_payload(n.msg), n.msg->len, want2, strlen(want2));
     gw_notice_clear(&n);
@@ -642,8 +642,91 @@ static void test_build_survives_event(void)
     bson_destroy(&doc);
     CHECK_STR_EQ(n.id, OID_HEX);
     CHECK(n.resume_token && bson_has_field(n.resume_token, "_data"));
-    CHECK(n.msg && n.msg->len == strlen("42[\"notification\"," TYPICAL_JSON "]"));
+    CHECK(n.msg && n.msg->len == strlen("42[\"notification\"," TYPICAL_JSON ",\"" OID_HEX "\"]"));
     gw_notice_clear(&n);
+}
+
+static void test_update_and_delete(void)
+{
+    bson_t doc, ev, pre, key;
+    struct gw_notice n;
+    typical_notification(&doc);
+
+    /* update and replace: the looked-up document, no offset, no type required */
+    static const char *ops[] = {"update", "replace"};
+    for (size_t i = 0; i < GW_ARRAY_SIZE(ops); i++) {
+        change_event(&ev, ops[i], &doc);
+        CHECK_INT_EQ(gw_notice_build(&ev, NULL, &n), GW_NOTICE_OK);
+        CHECK_INT_EQ(n.kind, GW_NOTICE_UPDATE);
+        CHECK_STR_EQ(n.user_id, "u42");
+        CHECK_STR_EQ(n.id, OID_HEX);
+        const char *want = "42[\"notification:update\"," TYPICAL_JSON "]";
+        if (n.msg)
+            CHECK_MEM_EQ(gw_msg_payload(n.msg), n.msg->len, want, strlen(want));
+        CHECK_INT_EQ(n.inserted_at_ms, 0);
+        gw_notice_clear(&n);
+        bson_destroy(&ev);
+    }
+    /* an update whose document was deleted before the lookup */
+    change_event(&ev, "update", NULL);
+    CHECK_INT_EQ(gw_notice_build(&ev, NULL, &n), GW_NOTICE_NO_FULL_DOCUMENT);
+    CHECK(n.msg == NULL);
+    bson_destroy(&ev);
+
+    /* delete with a pre-image: routed by it, payload {"_id":...} */
+    change_event(&ev, "delete", NULL);
+    bson_init(&pre);
+    bson_copy_to_excluding_noinit(&doc, &pre, "title", NULL);
+    BSON_APPEND_DOCUMENT(&ev, "fullDocumentBeforeChange", &pre);
+    bson_iter_t it;
+    bson_iter_init_find(&it, &doc, "_id");
+    bson_destroy(&ev);
+    /* change_event builds documentKey from full; rebuild it by hand for a delete */
+    bson_init(&ev);
+    BSON_APPEND_UTF8(&ev, "operationType", "delete");
+    bson_init(&key);
+    bson_append_iter(&key, "_id", 3, &it);
+    BSON_APPEND_DOCUMENT(&ev, "documentKey", &key);
+    BSON_APPEND_DOCUMENT(&ev, "fullDocumentBeforeChange", &pre);
+    CHECK_INT_EQ(gw_notice_build(&ev, NULL, &n), GW_NOTICE_OK);
+    CHECK_INT_EQ(n.kind, GW_NOTICE_DELETE);
+    CHECK_STR_EQ(n.user_id, "u42");
+    CHECK_STR_EQ(n.id, OID_HEX);
+    const char *want = "42[\"notification:delete\",{\"_id\":\"" OID_HEX "\"}]";
+    if (n.msg)
+        CHECK_MEM_EQ(gw_msg_payload(n.msg), n.msg->len, want, strlen(want));
+    gw_notice_clear(&n);
+    bson_destroy(&ev);
+
+    /* delete without a pre-image: routed by documentKey when it holds the user field */
+    bson_init(&ev);
+    BSON_APPEND_UTF8(&ev, "operationType", "delete");
+    BSON_APPEND_UTF8(&key, "userId", "u7");
+    BSON_APPEND_DOCUMENT(&ev, "documentKey", &key);
+    CHECK_INT_EQ(gw_notice_build(&ev, NULL, &n), GW_NOTICE_OK);
+    CHECK_STR_EQ(n.user_id, "u7");
+    gw_notice_clear(&n);
+    bson_destroy(&ev);
+    bson_destroy(&key);
+
+    /* neither: refused with the reason, so the operator learns to enable pre-images */
+    bson_init(&ev);
+    BSON_APPEND_UTF8(&ev, "operationType", "delete");
+    bson_init(&key);
+    bson_append_iter(&key, "_id", 3, &it);
+    BSON_APPEND_DOCUMENT(&ev, "documentKey", &key);
+    CHECK_INT_EQ(gw_notice_build(&ev, NULL, &n), GW_NOTICE_DELETE_UNROUTABLE);
+    CHECK(n.msg == NULL && n.id == NULL);
+    CHECK(strstr(gw_notice_strerror(GW_NOTICE_DELETE_UNROUTABLE), "changeStreamPreAndPostImages"));
+    bson_destroy(&ev);
+    bson_destroy(&key);
+    /* a delete without documentKey._id */
+    bson_init(&ev);
+    BSON_APPEND_UTF8(&ev, "operationType", "delete");
+    CHECK_INT_EQ(gw_notice_build(&ev, NULL, &n), GW_NOTICE_NO_ID);
+    bson_destroy(&ev);
+    bson_destroy(&pre);
+    bson_destroy(&doc);
 }
 
 static void test_user_forms(void)
@@ -787,8 +870,7 @@ static void test_refusals(void)
     typical_notification(&doc);
 
     /* not an insert: other operations, no operationType, a non-string one */
-    static const char *ops[] = {"update", "replace",  "delete", "invalidate",
-                                "INSERT", "inserted", NULL};
+    static const char *ops[] = {"drop", "rename", "invalidate", "INSERT", "inserted", NULL};
     for (size_t i = 0; i < GW_ARRAY_SIZE(ops); i++) {
         change_event(&ev, ops[i], &doc);
         CHECK_INT_EQ(gw_notice_build(&ev, NULL, &n), GW_NOTICE_NOT_INSERT);
@@ -1024,7 +1106,7 @@ static void test_size_cap(void)
 
 static void test_strerror(void)
 {
-    for (int st = GW_NOTICE_OK; st <= GW_NOTICE_TOO_LARGE; st++)
+    for (int st = GW_NOTICE_OK; st <= GW_NOTICE_DELETE_UNROUTABLE; st++)
         CHECK(strcmp(gw_notice_strerror((enum gw_notice_status)st), "Unknown notice status.") != 0);
     CHECK_STR_EQ(gw_notice_strerror(GW_NOTICE_NO_USER), "The document has no user field.");
 }
@@ -1048,6 +1130,7 @@ int main(void)
     RUN(test_appends);
     RUN(test_build_typical);
     RUN(test_build_survives_event);
+    RUN(test_update_and_delete);
     RUN(test_user_forms);
     RUN(test_bad_users);
     RUN(test_refusals);
