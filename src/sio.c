@@ -58,6 +58,7 @@ struct gw_sio_socket {
     char *nsp;
     char id[GW_SIO_SID_LEN + 1];
     void *ud;
+    bool joined; /* the CONNECT reply went out; false while the app defers its answer */
 };
 
 /* ---- sending --------------------------------------------------------------------------- */
@@ -209,7 +210,8 @@ static int on_connect_packet(struct sio_client *c, const char *nsp, const json_t
     gw_sio_generate_sid(sock->id);
 
     struct gw_sio_reject rej = {"Not authorized", NULL};
-    if (app->on_connect(ud, sock, auth, &rej) < 0) {
+    int verdict = app->on_connect(ud, sock, auth, &rej);
+    if (verdict < 0) {
         free_socket(sock);
         if (!gw_eio_session_is_open(eio)) {
             json_decref(rej.data);
@@ -226,19 +228,39 @@ static int on_connect_packet(struct sio_client *c, const char *nsp, const json_t
     }
     sock->next = c->sockets;
     c->sockets = sock;
+    if (verdict == 0)
+        gw_sio_socket_accept(sock, NULL);
+    return 0;
+}
+
+void gw_sio_socket_accept(struct gw_sio_socket *sock, const char *pid)
+{
+    struct sio_client *c = sock->client;
+    if (sock->joined)
+        return;
+    sock->joined = true;
     if (!c->connected_once) {
         c->connected_once = true;
         forget_request(c);
         if (!c->deadline_owner)
-            gw_eio_session_set_timer(eio, 0); /* the connect timeout is met */
+            gw_eio_session_set_timer(c->eio, 0); /* the connect timeout is met */
     }
     struct gw_buf b = GW_BUF_INIT;
-    gw_sio_encode_connect(&b, nsp_arg(nsp), sock->id);
+    gw_sio_encode_connect(&b, nsp_arg(sock->nsp), sock->id, pid);
     send_text(c, &b);
     gw_buf_free(&b);
-    if (app->on_connected)
-        app->on_connected(ud, sock, auth);
-    return 0;
+    if (c->srv->opt.app->on_connected)
+        c->srv->opt.app->on_connected(c->srv->opt.app_ud, sock, NULL);
+}
+
+void gw_sio_socket_refuse(struct gw_sio_socket *sock, const char *message, const json_t *data)
+{
+    struct sio_client *c = sock->client;
+    GW_ASSERT(!sock->joined);
+    send_connect_error(c, sock->nsp, message, data);
+    unlink_socket(c, sock);
+    c->srv->opt.app->on_disconnect(c->srv->opt.app_ud, sock, "refused");
+    free_socket(sock);
 }
 
 /* True when the client may send one more event now. Notifications flow one way: a client that
@@ -310,7 +332,7 @@ static int dispatch(struct sio_client *c, const struct gw_sio_packet *p,
     case GW_SIO_EVENT:
     case GW_SIO_BINARY_EVENT:
         sock = find_socket(c, nsp);
-        if (!sock)
+        if (!sock || !sock->joined)
             return -1;
         if (rate_allows(c))
             app->on_event(c->srv->opt.app_ud, sock, p, att);

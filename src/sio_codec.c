@@ -530,13 +530,18 @@ static int append_json_string(struct gw_buf *b, const char *s)
     return rc;
 }
 
-void gw_sio_encode_connect(struct gw_buf *b, const char *nsp, const char *sid)
+void gw_sio_encode_connect(struct gw_buf *b, const char *nsp, const char *sid, const char *pid)
 {
     struct gw_sio_packet p = packet_for(GW_SIO_CONNECT, nsp, GW_SIO_NO_ID);
     append_header(b, &p);
     gw_buf_append_str(b, "{\"sid\":");
     int rc = append_json_string(b, sid);
     GW_ASSERT(rc == 0); /* session ids are ours, hence ASCII */
+    if (pid) {
+        gw_buf_append_str(b, ",\"pid\":");
+        if (append_json_string(b, pid) < 0)
+            gw_buf_append_str(b, "\"\"");
+    }
     gw_buf_append_char(b, '}');
 }
 

@@ -33,10 +33,13 @@ struct gw_sio_app {
     /* Does namespace nsp (NUL-terminated) exist? */
     bool (*namespace_exists)(void *app, const char *nsp);
     /* A CONNECT to an existing namespace. auth is the CONNECT payload (borrowed, NULL when
-     * absent). Return 0 to accept, or fill *rej and return -1. */
+     * absent). Return 0 to accept, -1 to refuse (fill *rej), or 1 to answer later with
+     * gw_sio_socket_accept() or gw_sio_socket_refuse(): the socket then exists (a second
+     * CONNECT to the namespace is a protocol violation, on_disconnect is called if the
+     * connection closes first, the connect timeout keeps running) but may not send events. */
     int (*on_connect)(void *app, struct gw_sio_socket *sock, const json_t *auth,
                       struct gw_sio_reject *rej);
-    /* After the CONNECT reply went out. May be NULL. */
+    /* After the CONNECT reply went out (auth is NULL: read it in on_connect). May be NULL. */
     void (*on_connected)(void *app, struct gw_sio_socket *sock, const json_t *auth);
     /* An EVENT or BINARY_EVENT (with its attachments, else att == NULL). p is borrowed. */
     void (*on_event)(void *app, struct gw_sio_socket *sock, const struct gw_sio_packet *p,
@@ -69,6 +72,13 @@ uint64_t gw_sio_server_events_dropped(const struct gw_sio_server *srv);
 /* The Engine.IO endpoint of this layer (borrowed, lives as long as the server). */
 const struct gw_eio_endpoint *gw_sio_server_endpoint(struct gw_sio_server *srv);
 
+/* Answers a CONNECT that on_connect deferred: sends the CONNECT reply, with the recovery
+ * private id pid (borrowed) when not NULL, then calls on_connected. A no-op when the socket
+ * already joined. */
+void gw_sio_socket_accept(struct gw_sio_socket *sock, const char *pid);
+/* Refuses a deferred CONNECT with CONNECT_ERROR {message, data} (both borrowed), calls
+ * on_disconnect with "refused" and frees the socket. The connection stays open. */
+void gw_sio_socket_refuse(struct gw_sio_socket *sock, const char *message, const json_t *data);
 /* Emits an event on a socket: args_json is the JSON array text ["event",...] (borrowed). */
 void gw_sio_socket_emit(struct gw_sio_socket *sock, const char *args_json, size_t len);
 /* Sends an encoded Engine.IO message as is (a "42[...]" built once for many sockets). Takes a

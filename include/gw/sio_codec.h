@@ -174,9 +174,11 @@ int gw_sio_encode_json(struct gw_buf *b, enum gw_sio_type type, const char *nsp,
 void gw_sio_encode_text(struct gw_buf *b, enum gw_sio_type type, const char *nsp, int64_t id,
                         const char *json, size_t json_len);
 
-/* Appends the CONNECT reply `0[<nsp>,]{"sid":"<sid>"}`. Borrows nsp (NULL for "/") and sid,
- * which must be valid UTF-8 (gw_sio_generate_sid() output is). */
-void gw_sio_encode_connect(struct gw_buf *b, const char *nsp, const char *sid);
+/* Appends the CONNECT reply `0[<nsp>,]{"sid":"<sid>"}`, or with a connection-state-recovery
+ * private id `{"sid":"<sid>","pid":"<pid>"}` when pid is not NULL. Borrows nsp (NULL for "/"),
+ * sid and pid; sid must be valid UTF-8 (gw_sio_generate_sid() output is), pid any string (it
+ * is JSON-escaped; one that is not valid UTF-8 is sent as ""). */
+void gw_sio_encode_connect(struct gw_buf *b, const char *nsp, const char *sid, const char *pid);
 
 /* Appends `4[<nsp>,]{"message":"<message>"[,"data":<data>]}`. Borrows nsp (NULL for "/"),
  * message (UTF-8) and data (NULL to leave "data" out, as the reference does for an error without

@@ -417,12 +417,14 @@ static void test_encode_server_replies(void)
 {
     struct gw_buf b = GW_BUF_INIT;
 
-    gw_sio_encode_connect(&b, NULL, "VtkgYMSAmiSAuTvHAAAA");
+    gw_sio_encode_connect(&b, NULL, "VtkgYMSAmiSAuTvHAAAA", NULL);
     check_buf(&b, "0{\"sid\":\"VtkgYMSAmiSAuTvHAAAA\"}");
-    gw_sio_encode_connect(&b, "/", "VtkgYMSAmiSAuTvHAAAA");
+    gw_sio_encode_connect(&b, "/", "VtkgYMSAmiSAuTvHAAAA", NULL);
     check_buf(&b, "0{\"sid\":\"VtkgYMSAmiSAuTvHAAAA\"}");
-    gw_sio_encode_connect(&b, "/custom", "oSO0OpakMV_3jnilAAAA");
+    gw_sio_encode_connect(&b, "/custom", "oSO0OpakMV_3jnilAAAA", NULL);
     check_buf(&b, "0/custom,{\"sid\":\"oSO0OpakMV_3jnilAAAA\"}");
+    gw_sio_encode_connect(&b, NULL, "VtkgYMSAmiSAuTvHAAAA", "p\"1");
+    check_buf(&b, "0{\"sid\":\"VtkgYMSAmiSAuTvHAAAA\",\"pid\":\"p\\\"1\"}");
 
     CHECK_INT_EQ(gw_sio_encode_connect_error(&b, "/random", "Invalid namespace", NULL, NULL), 0);
     check_buf(&b, "4/random,{\"message\":\"Invalid namespace\"}");

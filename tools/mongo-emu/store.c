@@ -67,6 +67,8 @@ static void entry_clear(struct emu_oplog_entry *e)
         bson_destroy(e->key);
     if (e->desc)
         bson_destroy(e->desc);
+    if (e->pre)
+        bson_destroy(e->pre);
     memset(e, 0, sizeof *e);
 }
 
@@ -135,10 +137,11 @@ static bson_t *key_of(const bson_t *doc)
     return key;
 }
 
-static void log_op(struct emu_store *s, enum emu_op op, const char *db, const char *coll,
-                   const bson_t *doc, bson_t *key, const bson_t *desc)
+static void log_op_pre(struct emu_store *s, enum emu_op op, const char *db, const char *coll,
+                       const bson_t *doc, bson_t *key, const bson_t *desc, bson_t *pre)
 {
     struct emu_oplog_entry e = {0};
+    e.pre = pre;
     e.ts = emu_store_tick(s);
     e.wall_ms = (int64_t)gw_wall_ms();
     e.op = op;
@@ -150,6 +153,12 @@ static void log_op(struct emu_store *s, enum emu_op op, const char *db, const ch
     ring_push(s, &e);
     if (s->journal)
         s->journal(s->journal_ud, &s->ring[(s->ring_head + s->ring_len - 1) % s->ring_cap]);
+}
+
+static void log_op(struct emu_store *s, enum emu_op op, const char *db, const char *coll,
+                   const bson_t *doc, bson_t *key, const bson_t *desc)
+{
+    log_op_pre(s, op, db, coll, doc, key, desc, NULL);
 }
 
 static struct emu_coll *coll_find(struct emu_store *s, const char *db, const char *name,
@@ -345,9 +354,9 @@ void emu_store_replace(struct emu_store *s, struct emu_coll *c, size_t slot, bso
                        enum emu_op op, const bson_t *desc)
 {
     GW_ASSERT(slot < c->nslots && c->docs[slot]);
-    bson_destroy(c->docs[slot]);
+    bson_t *pre = c->docs[slot];
     c->docs[slot] = doc; /* same _id: the index entry stays valid */
-    log_op(s, op, c->db, c->name, doc, key_of(doc), desc);
+    log_op_pre(s, op, c->db, c->name, doc, key_of(doc), desc, pre);
 }
 
 static void coll_delete_slot(struct emu_coll *c, size_t slot)
@@ -365,8 +374,9 @@ void emu_store_delete(struct emu_store *s, struct emu_coll *c, size_t slot)
 {
     GW_ASSERT(slot < c->nslots && c->docs[slot]);
     bson_t *key = key_of(c->docs[slot]);
+    bson_t *pre = bson_copy(c->docs[slot]);
     coll_delete_slot(c, slot);
-    log_op(s, EMU_OP_DELETE, c->db, c->name, NULL, key, NULL);
+    log_op_pre(s, EMU_OP_DELETE, c->db, c->name, NULL, key, NULL, pre);
 }
 
 void emu_store_noop(struct emu_store *s)

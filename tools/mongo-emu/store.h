@@ -39,6 +39,9 @@ struct emu_oplog_entry {
     bson_t *doc;  /* insert/replace: the document; update: the post-image; else NULL */
     bson_t *key;  /* documentKey {_id}; NULL for create/drop/noop */
     bson_t *desc; /* update: {updatedFields, removedFields, truncatedArrays}; else NULL */
+    bson_t *pre;  /* update/replace/delete: the document before the change (a pre-image, as
+                     if changeStreamPreAndPostImages were on for every collection); kept in
+                     memory only, so not after a restart */
 };
 
 struct emu_id_node;

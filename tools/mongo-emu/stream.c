@@ -155,6 +155,7 @@ struct emu_stream *emu_stream_open(struct emu_store *store, const char *db, cons
     int nresume = 0;
     const char *resume_key = NULL;
     enum emu_full_doc full_doc = EMU_FULLDOC_DEFAULT;
+    bool pre_images = false;
     bson_iter_init(&it, spec);
     while (bson_iter_next(&it)) {
         const char *key = bson_iter_key(&it);
@@ -166,8 +167,12 @@ struct emu_stream *emu_stream_open(struct emu_store *store, const char *db, cons
         } else if (!strcmp(key, "fullDocument")) {
             if (parse_full_doc(&it, &full_doc) < 0)
                 return fail(err, 2, "unrecognized value for fullDocument");
-        } else if (strcmp(key, "fullDocumentBeforeChange") && strcmp(key, "showExpandedEvents") &&
-                   strcmp(key, "allowToRunOnConfigDB")) {
+        } else if (!strcmp(key, "fullDocumentBeforeChange")) {
+            const char *v = BSON_ITER_HOLDS_UTF8(&it) ? bson_iter_utf8(&it, NULL) : "";
+            if (strcmp(v, "off") && strcmp(v, "whenAvailable") && strcmp(v, "required"))
+                return fail(err, 2, "unrecognized value for fullDocumentBeforeChange");
+            pre_images = strcmp(v, "off") != 0;
+        } else if (strcmp(key, "showExpandedEvents") && strcmp(key, "allowToRunOnConfigDB")) {
             err->code = 40415;
             snprintf(err->msg, sizeof err->msg,
                      "BSON field '$changeStream.%s' is an unknown field.", key);
@@ -183,6 +188,7 @@ struct emu_stream *emu_stream_open(struct emu_store *store, const char *db, cons
     st->db = gw_strdup(db);
     st->coll = coll ? gw_strdup(coll) : NULL;
     st->full_doc = full_doc;
+    st->pre_images = pre_images;
     st->next_seq = store->next_seq;
     st->hwm_ts = store->last_ts;
     if (stages)
@@ -276,6 +282,8 @@ static void build_event(const struct emu_stream *st, struct emu_store *store,
         else if (st->full_doc != EMU_FULLDOC_DEFAULT)
             BSON_APPEND_DOCUMENT(ev, "fullDocument", e->doc);
     }
+    if (st->pre_images && e->pre)
+        BSON_APPEND_DOCUMENT(ev, "fullDocumentBeforeChange", e->pre);
 }
 
 /* Runs ev through the stages; returns false when a $match dropped it. May replace *ev. */

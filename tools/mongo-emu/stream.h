@@ -29,7 +29,8 @@ struct emu_stream {
     uint64_t next_seq;
     uint64_t hwm_ts;
     enum emu_full_doc full_doc;
-    bson_t stages; /* array document of the stages after $changeStream */
+    bool pre_images; /* fullDocumentBeforeChange whenAvailable or required */
+    bson_t stages;   /* array document of the stages after $changeStream */
     bool invalidate_pending;
     uint64_t invalidate_ts;
     bool closed; /* the invalidate was delivered: the cursor ends */
