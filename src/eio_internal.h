@@ -15,6 +15,7 @@
 #include "gw/eio_codec.h"
 #include "gw/hmap.h"
 #include "gw/list.h"
+#include "gw/ratelimit.h"
 #include "gw/timerq.h"
 
 _Static_assert(GW_MSG_HEADROOM >= LWS_PRE, "messages need LWS_PRE bytes of headroom");
@@ -67,6 +68,19 @@ struct gw_eio_engine {
     size_t closing;           /* closed sessions whose transports are still finishing */
     bool draining;            /* shutting down: no new sessions */
     struct gw_list_node reap; /* closed, detached sessions, freed by gw_eio_engine_reap() */
+
+    /* Admission of new sessions, set up by the server (see eio_admit). */
+    struct gw_ratelimit *handshake_rate; /* per client address; NULL = no limit; server's */
+    const size_t *connections;           /* the server's open connection count, or NULL */
+    size_t session_conn_limit;           /* new sessions refused above this many connections */
+    int body_timeout_ms;                 /* a POST body must be in this long after its headers */
+    uint64_t refused_full, rate_limited, body_timeouts;
+};
+
+enum eio_admission {
+    EIO_ADMIT,
+    EIO_REFUSE_FULL, /* too many connections: 503 */
+    EIO_REFUSE_RATE, /* too many handshakes from this address: 429 */
 };
 
 enum conn_role { CONN_NONE, CONN_POLL_GET, CONN_POLL_POST, CONN_WS };
@@ -86,6 +100,7 @@ struct gw_conn {
     bool probe_reply; /* WebSocket probe: "3probe" is due */
     bool close_now;   /* WebSocket: close at the next WRITEABLE */
     bool close_armed; /* WebSocket: the close frame goes out from the wsi timer */
+    bool body_timer;  /* POST: the wsi timer is the body deadline */
 };
 
 /* eio_session.c */
@@ -129,6 +144,16 @@ void eio_ws_closed(struct lws *wsi, struct gw_conn *c);
 int eio_ws_timer(struct lws *wsi, struct gw_conn *c);
 /* Makes a WebSocket close itself at its next WRITEABLE and detaches it from its session. */
 void eio_ws_close_later(struct lws *wsi);
+
+/* Decides whether the request on wsi may open a new session (connection cap, handshake rate
+ * of its address); on a refusal *retry_after_s says when to come back. Counts refusals. */
+enum eio_admission eio_admit(struct gw_eio_engine *eng, struct lws *wsi, unsigned *retry_after_s);
+/* Writes the response of a refusal (429 or 503, Engine.IO error JSON, Retry-After). Returns 0,
+ * or -1 when the connection must be closed. */
+int eio_respond_refusal(struct gw_eio_engine *eng, struct lws *wsi, enum eio_admission a,
+                        unsigned retry_after_s);
+/* LWS_CALLBACK_TIMER on a POST: its body is overdue. Returns what the callback must return. */
+int eio_poll_timer(struct gw_eio_engine *eng, struct lws *wsi, struct gw_conn *c);
 
 /* Reads an Engine.IO request's query into q. */
 void eio_read_query(struct lws *wsi, struct gw_eio_query *q);

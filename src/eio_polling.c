@@ -67,8 +67,52 @@ static int respond_text(struct gw_eio_engine *eng, struct lws *wsi, unsigned sta
     return gw_http_done(wsi);
 }
 
+#define PEER_MAX 64
+#define FULL_RETRY_AFTER_S 5
+
+enum eio_admission eio_admit(struct gw_eio_engine *eng, struct lws *wsi, unsigned *retry_after_s)
+{
+    if (eng->connections && *eng->connections > eng->session_conn_limit) {
+        eng->refused_full++;
+        *retry_after_s = FULL_RETRY_AFTER_S;
+        return EIO_REFUSE_FULL;
+    }
+    if (!eng->handshake_rate)
+        return EIO_ADMIT;
+    char peer[PEER_MAX];
+    unsigned char key[GW_RATELIMIT_KEY_MAX];
+    uint64_t wait_us = 0;
+    const char *addr = lws_get_peer_simple(wsi, peer, sizeof(peer));
+    size_t keylen = addr ? gw_ratelimit_key(addr, key) : 0;
+    if (!keylen)
+        return EIO_ADMIT; /* not an IP peer (a unix socket): nothing to key on */
+    if (gw_ratelimit_take(eng->handshake_rate, key, keylen, gw_now_us(), &wait_us))
+        return EIO_ADMIT;
+    eng->rate_limited++;
+    *retry_after_s = (unsigned)((wait_us + 999999) / 1000000);
+    return EIO_REFUSE_RATE;
+}
+
+int eio_respond_refusal(struct gw_eio_engine *eng, struct lws *wsi, enum eio_admission a,
+                        unsigned retry_after_s)
+{
+    /* The Engine.IO error shape; code 3 is "Bad request", the closest the protocol has. The
+     * stock client only sees the status and retries with its reconnection backoff. */
+    static const char rate[] = "{\"code\":3,\"message\":\"Too many handshakes from this address\"}";
+    static const char full[] = "{\"code\":3,\"message\":\"Server at its connection limit\"}";
+    bool is_rate = a == EIO_REFUSE_RATE;
+    return gw_http_respond_retry(wsi, eng->cors, is_rate ? 429 : 503, "application/json",
+                                 is_rate ? rate : full,
+                                 is_rate ? sizeof(rate) - 1 : sizeof(full) - 1, retry_after_s);
+}
+
 static int handshake(struct gw_eio_engine *eng, const struct gw_eio_endpoint *ep, struct lws *wsi)
 {
+    unsigned retry_after_s = 0;
+    enum eio_admission a = eio_admit(eng, wsi, &retry_after_s);
+    if (a != EIO_ADMIT)
+        return eio_respond_refusal(eng, wsi, a, retry_after_s) ? -1 : gw_http_done(wsi);
+
     struct gw_eio_session *s = eio_session_new(eng, ep, false);
     struct gw_buf b = GW_BUF_INIT;
     gw_eio_encode_open(&b, s->sid, true, ep->settings.ping_interval_ms,
@@ -145,6 +189,10 @@ static int poll_post_start(struct gw_eio_engine *eng, const struct gw_eio_endpoi
     c->role = CONN_POLL_POST;
     c->ep = ep;
     memcpy(c->sid, s->sid, sizeof(c->sid));
+    /* lws re-arms its own content timeout at every piece of body, so a body trickling a byte
+     * at a time would never end: the deadline from the headers on is ours. */
+    c->body_timer = true;
+    lws_set_timer_usecs(wsi, (lws_usec_t)eng->body_timeout_ms * LWS_US_PER_MS);
     return 0; /* the body follows in HTTP_BODY callbacks */
 }
 
@@ -255,11 +303,27 @@ static int handle_payload(struct gw_eio_session *s, struct gw_buf *body)
     return 0;
 }
 
+int eio_poll_timer(struct gw_eio_engine *eng, struct lws *wsi, struct gw_conn *c)
+{
+    if (!c || c->role != CONN_POLL_POST || !c->body_timer)
+        return 0;
+    /* No answer: the client is not reading one either, or is an attacker. The session stays;
+     * a real client sees its POST fail and closes the session itself. */
+    eng->body_timeouts++;
+    gw_log_debug("eio", "%s: POST body not complete after %d ms, closing the connection", c->sid,
+                 eng->body_timeout_ms);
+    return -1;
+}
+
 int eio_poll_body_done(struct gw_eio_engine *eng, struct lws *wsi, struct gw_conn *c)
 {
     if (c->role != CONN_POLL_POST)
         return 0;
     int rc;
+    if (c->body_timer) {
+        c->body_timer = false;
+        lws_set_timer_usecs(wsi, LWS_SET_TIMER_USEC_CANCEL);
+    }
     struct gw_eio_session *s = eio_session_find(eng, c->sid);
     if (s && s->state != SESSION_OPEN)
         s = NULL;

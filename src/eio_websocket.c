@@ -45,7 +45,14 @@ int eio_ws_confirm(struct gw_eio_engine *eng, const struct gw_eio_endpoint *ep, 
         return reject(eng, wsi, err);
     if (q.transport != GW_EIO_TRANSPORT_WEBSOCKET)
         return reject(eng, wsi, GW_EIO_ERR_BAD_REQUEST);
-    if (q.has_sid) {
+    if (!q.has_sid) {
+        unsigned retry_after_s = 0;
+        enum eio_admission a = eio_admit(eng, wsi, &retry_after_s);
+        if (a != EIO_ADMIT) {
+            eio_respond_refusal(eng, wsi, a, retry_after_s);
+            return 1;
+        }
+    } else {
         struct gw_eio_session *s = eio_session_find(eng, q.sid);
         if (!s || s->ep != ep || s->state != SESSION_OPEN)
             return reject(eng, wsi, GW_EIO_ERR_SESSION_UNKNOWN);

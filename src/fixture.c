@@ -140,8 +140,13 @@ static const struct gw_sio_app fixture_app = {
 static const char *fixture_env(const char *name, void *ud)
 {
     static const char *const defaults[][2] = {
-        {"HOST", "127.0.0.1"},          {"PING_INTERVAL_MS", "300"}, {"PING_TIMEOUT_MS", "200"},
-        {"CONNECT_TIMEOUT_MS", "1000"}, {"CORS_ORIGINS", "*"},
+        {"HOST", "127.0.0.1"},
+        {"PING_INTERVAL_MS", "300"},
+        {"PING_TIMEOUT_MS", "200"},
+        {"CONNECT_TIMEOUT_MS", "1000"},
+        {"CORS_ORIGINS", "*"},
+        /* The suites open hundreds of sessions from one address in seconds. */
+        {"HANDSHAKE_RATE_PER_IP", "0"},
     };
     const char *v = getenv(name);
     if (v)
@@ -200,6 +205,10 @@ int main(int argc, char **argv)
         .cors = &cors,
         .endpoints = endpoints,
         .n_endpoints = GW_ARRAY_SIZE(endpoints),
+        .max_connections = (size_t)cfg.max_connections,
+        .handshake_rate_per_ip = (unsigned)cfg.handshake_rate_per_ip,
+        .header_timeout_ms = cfg.http_header_timeout_ms,
+        .body_timeout_ms = cfg.http_body_timeout_ms,
     };
     struct gw_server *srv = gw_server_new(&opt, err);
     if (!srv) {

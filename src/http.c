@@ -80,7 +80,8 @@ static bool closes_after(struct lws *wsi)
 }
 
 static int write_response(struct lws *wsi, const struct gw_cors *cors, unsigned status,
-                          const char *content_type, const void *body, size_t len, bool preflight)
+                          const char *content_type, const void *body, size_t len, bool preflight,
+                          unsigned retry_after_s)
 {
     unsigned char *buf = gw_malloc(LWS_PRE + HEADER_ROOM + len);
     unsigned char *start = buf + LWS_PRE, *p = start, *end = start + HEADER_ROOM;
@@ -94,6 +95,12 @@ static int write_response(struct lws *wsi, const struct gw_cors *cors, unsigned 
         add_header(wsi, "cache-control:", "no-store", &p, end) || add_cors(wsi, cors, &p, end) ||
         (closes_after(wsi) && add_header(wsi, "connection:", "close", &p, end)))
         goto out;
+    if (retry_after_s) {
+        char secs[16];
+        snprintf(secs, sizeof(secs), "%u", retry_after_s);
+        if (add_header(wsi, "retry-after:", secs, &p, end))
+            goto out;
+    }
     if (preflight) {
         char req_headers[512];
         if (add_header(wsi, "access-control-allow-methods:", "GET, POST, OPTIONS", &p, end) ||
@@ -122,12 +129,19 @@ out:
 int gw_http_respond(struct lws *wsi, const struct gw_cors *cors, unsigned status,
                     const char *content_type, const void *body, size_t len)
 {
-    return write_response(wsi, cors, status, content_type, body, len, false);
+    return write_response(wsi, cors, status, content_type, body, len, false, 0);
+}
+
+int gw_http_respond_retry(struct lws *wsi, const struct gw_cors *cors, unsigned status,
+                          const char *content_type, const void *body, size_t len,
+                          unsigned retry_after_s)
+{
+    return write_response(wsi, cors, status, content_type, body, len, false, retry_after_s);
 }
 
 int gw_http_preflight(struct lws *wsi, const struct gw_cors *cors)
 {
-    return write_response(wsi, cors, 204, NULL, NULL, 0, true);
+    return write_response(wsi, cors, 204, NULL, NULL, 0, true, 0);
 }
 
 int gw_http_done(struct lws *wsi)

@@ -22,6 +22,7 @@
 
 #include <signal.h>
 #include <stdio.h>
+#include <sys/resource.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,6 +30,7 @@
 #include "gw/common.h"
 #include "gw/http.h"
 #include "gw/log.h"
+#include "gw/ratelimit.h"
 
 #define SHUTDOWN_GRACE_MS 2000
 #define PRODUCER_GRACE_MS 6000
@@ -38,6 +40,15 @@
  * the transport reassembles anyway. */
 #define RX_BUFFER_SIZE 512
 #define PATH_MAX_LEN 512
+/* File descriptors kept for everything that is not a client connection (listener, mongoc,
+ * logs, the loop's own) when MAX_CONNECTIONS is derived from the open-file limit. */
+#define FD_HEADROOM 64
+/* The slots above which new sessions are refused: a tenth of the cap, at most this many. */
+#define SESSION_RESERVE_MAX 64
+#define DEFAULT_TIMEOUT_MS 10000
+/* Idle handshake buckets per address are dropped once full; this caps the table anyway. */
+#define RATE_TABLE_MAX 65536
+#define FULL_LOG_INTERVAL_MS 10000
 
 struct gw_server {
     struct gw_server_options opt;
@@ -49,7 +60,13 @@ struct gw_server {
     uint64_t shutdown_deadline;
     uint64_t producers_deadline; /* 0 once the sessions were closed */
     size_t websockets;           /* established and not yet closed, for the shutdown wait */
-    unsigned depth;              /* nesting of our lws callback */
+    size_t connections;          /* accepted TCP connections whose wsi still exists */
+    size_t max_connections;
+    uint64_t connections_refused;
+    uint64_t full_logged_ms; /* when "connection limit reached" was last logged */
+    int header_timeout_ms;
+    struct gw_ratelimit *handshake_rate;
+    unsigned depth; /* nesting of our lws callback */
     bool stopping;
     bool destroyed;
     bool tls;
@@ -126,6 +143,24 @@ static int confirm_upgrade(struct gw_server *srv, struct lws *wsi, const char *p
     return 1;
 }
 
+/* Refusing at accept costs one accept() and one close(): no wsi, no buffer, no header parse.
+ * Returns non-zero to make lws close the new socket. */
+static int admit_connection(struct gw_server *srv)
+{
+    if (srv->connections < srv->max_connections)
+        return 0;
+    srv->connections_refused++;
+    uint64_t now = gw_now_ms();
+    if (!srv->full_logged_ms || now - srv->full_logged_ms >= FULL_LOG_INTERVAL_MS) {
+        srv->full_logged_ms = now;
+        gw_log_warn("server",
+                    "connection limit reached (MAX_CONNECTIONS=%zu): closing new connections "
+                    "at once (%llu so far)",
+                    srv->max_connections, (unsigned long long)srv->connections_refused);
+    }
+    return 1;
+}
+
 static int dispatch(struct gw_server *srv, struct lws *wsi, enum lws_callback_reasons reason,
                     struct gw_conn *c, void *in, size_t len)
 {
@@ -159,10 +194,24 @@ static int dispatch(struct gw_server *srv, struct lws *wsi, enum lws_callback_re
     case LWS_CALLBACK_SERVER_WRITEABLE:
         return eio_ws_writeable(wsi, c);
     case LWS_CALLBACK_TIMER:
+        if (c && c->role == CONN_POLL_POST)
+            return eio_poll_timer(srv->eng, wsi, c);
         return eio_ws_timer(wsi, c);
     case LWS_CALLBACK_CLOSED:
         srv->websockets--;
         eio_ws_closed(wsi, c);
+        return 0;
+
+    case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
+        return admit_connection(srv);
+    case LWS_CALLBACK_WSI_CREATE:
+        /* lws creates server wsis only for accepted connections. */
+        srv->connections++;
+        return 0;
+    case LWS_CALLBACK_WSI_DESTROY:
+        /* Also the listener's at exit, hence the guard. */
+        if (srv->connections)
+            srv->connections--;
         return 0;
 
     case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
@@ -278,6 +327,45 @@ static const char *bind_address(const char *host)
 static const lws_retry_bo_t no_validity_timer = {.secs_since_valid_ping = 0,
                                                  .secs_since_valid_hangup = 0};
 
+/* MAX_CONNECTIONS=0 means "as many as the process may open", less what it needs for itself. */
+static size_t resolve_max_connections(size_t wanted)
+{
+    struct rlimit rl;
+    size_t fds = 1024;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
+        fds = rl.rlim_cur == RLIM_INFINITY ? (size_t)1 << 20 : (size_t)rl.rlim_cur;
+    size_t usable = fds > 2 * FD_HEADROOM ? fds - FD_HEADROOM : fds / 2;
+    if (!wanted) {
+        gw_log_info("server",
+                    "MAX_CONNECTIONS=0: at most %zu connections (open-file limit %zu minus %d)",
+                    usable, fds, FD_HEADROOM);
+        return usable;
+    }
+    if (wanted > usable)
+        gw_log_warn("server",
+                    "MAX_CONNECTIONS=%zu is above the open-file limit %zu minus %d: accept() "
+                    "will fail before the cap is reached (raise ulimit -n)",
+                    wanted, fds, FD_HEADROOM);
+    return wanted;
+}
+
+static void setup_limits(struct gw_server *srv, const struct gw_server_options *opt)
+{
+    struct gw_eio_engine *eng = srv->eng;
+    srv->max_connections = resolve_max_connections(opt->max_connections);
+    srv->header_timeout_ms =
+        opt->header_timeout_ms > 0 ? opt->header_timeout_ms : DEFAULT_TIMEOUT_MS;
+    size_t reserve = GW_MIN(SESSION_RESERVE_MAX, GW_MAX(srv->max_connections / 10, 1));
+    eng->connections = &srv->connections;
+    eng->session_conn_limit = srv->max_connections > reserve ? srv->max_connections - reserve : 0;
+    eng->body_timeout_ms = opt->body_timeout_ms > 0 ? opt->body_timeout_ms : DEFAULT_TIMEOUT_MS;
+    if (opt->handshake_rate_per_ip) {
+        srv->handshake_rate = gw_ratelimit_new(opt->handshake_rate_per_ip,
+                                               2 * opt->handshake_rate_per_ip, RATE_TABLE_MAX);
+        eng->handshake_rate = srv->handshake_rate;
+    }
+}
+
 struct gw_server *gw_server_new(const struct gw_server_options *opt, char *err)
 {
     struct lws_context_creation_info info;
@@ -285,6 +373,8 @@ struct gw_server *gw_server_new(const struct gw_server_options *opt, char *err)
     srv->opt = *opt;
     srv->eng = gw_eio_engine_new(opt->cors);
     srv->tls = opt->tls_cert_file && opt->tls_key_file;
+
+    setup_limits(srv, opt);
 
     srv->protocols[0].name = "engine.io";
     srv->protocols[0].callback = callback;
@@ -299,8 +389,13 @@ struct gw_server *gw_server_new(const struct gw_server_options *opt, char *err)
     info.signal_cb = on_signal;
     info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_UV_NO_SIGSEGV_SIGFPE_SPIN |
                    LWS_SERVER_OPTION_VALIDATE_UTF8 | LWS_SERVER_OPTION_DISABLE_IPV6;
-    info.timeout_secs = 10; /* headers must arrive in time (slowloris) */
-    info.keepalive_timeout = 60;
+    /* lws times headers from the first byte of a request (its header table is held that long)
+     * and everything before it from the accept, both in whole seconds. An idle keep-alive
+     * connection gets the same time to start its next request. */
+    unsigned header_s = (unsigned)(srv->header_timeout_ms + 999) / 1000;
+    info.timeout_secs = header_s;
+    info.timeout_secs_ah_idle = header_s;
+    info.keepalive_timeout = (int)header_s;
     info.retry_and_idle_policy = &no_validity_timer;
     if (srv->tls) {
         info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
@@ -323,6 +418,7 @@ fail:
     signal_target = NULL;
     gw_eio_engine_detach(srv->eng);
     gw_eio_engine_free(srv->eng);
+    gw_ratelimit_free(srv->handshake_rate);
     free(srv);
     return NULL;
 }
@@ -348,6 +444,7 @@ void gw_server_free(struct gw_server *srv)
         lws_context_destroy(srv->ctx);
     lws_context_destroy(srv->ctx); /* second call completes the libuv teardown */
     gw_eio_engine_free(srv->eng);
+    gw_ratelimit_free(srv->handshake_rate);
     if (signal_target == srv)
         signal_target = NULL;
     free(srv);
@@ -361,4 +458,45 @@ int gw_server_port(const struct gw_server *srv)
 struct gw_eio_engine *gw_server_engine(struct gw_server *srv)
 {
     return srv->eng;
+}
+
+void gw_server_stats(const struct gw_server *srv, struct gw_server_stats *st)
+{
+    st->connections = srv->connections;
+    st->max_connections = srv->max_connections;
+    st->connections_refused = srv->connections_refused;
+    st->sessions_refused_full = srv->eng->refused_full;
+    st->sessions_rate_limited = srv->eng->rate_limited;
+    st->body_timeouts = srv->eng->body_timeouts;
+}
+
+void gw_server_metrics(const struct gw_server *srv, struct gw_buf *b)
+{
+    struct gw_server_stats st;
+    gw_server_stats(srv, &st);
+    gw_buf_printf(b,
+                  "# HELP notify_gateway_connections Open TCP connections (HTTP and WebSocket).\n"
+                  "# TYPE notify_gateway_connections gauge\n"
+                  "notify_gateway_connections %zu\n"
+                  "# HELP notify_gateway_connections_max MAX_CONNECTIONS in effect.\n"
+                  "# TYPE notify_gateway_connections_max gauge\n"
+                  "notify_gateway_connections_max %zu\n"
+                  "# HELP notify_gateway_connections_refused_total Connections closed at accept "
+                  "because MAX_CONNECTIONS were open.\n"
+                  "# TYPE notify_gateway_connections_refused_total counter\n"
+                  "notify_gateway_connections_refused_total %llu\n"
+                  "# HELP notify_gateway_sessions_refused_total New Engine.IO sessions refused, "
+                  "by reason (full: 503 near MAX_CONNECTIONS, rate: 429 over "
+                  "HANDSHAKE_RATE_PER_IP).\n"
+                  "# TYPE notify_gateway_sessions_refused_total counter\n"
+                  "notify_gateway_sessions_refused_total{reason=\"full\"} %llu\n"
+                  "notify_gateway_sessions_refused_total{reason=\"rate\"} %llu\n"
+                  "# HELP notify_gateway_http_body_timeouts_total POST requests closed because "
+                  "their body was not complete within HTTP_BODY_TIMEOUT_MS.\n"
+                  "# TYPE notify_gateway_http_body_timeouts_total counter\n"
+                  "notify_gateway_http_body_timeouts_total %llu\n",
+                  st.connections, st.max_connections, (unsigned long long)st.connections_refused,
+                  (unsigned long long)st.sessions_refused_full,
+                  (unsigned long long)st.sessions_rate_limited,
+                  (unsigned long long)st.body_timeouts);
 }

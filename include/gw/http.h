@@ -36,6 +36,11 @@ int gw_http_header(struct lws *wsi, int token, char *buf, size_t buflen);
 int gw_http_respond(struct lws *wsi, const struct gw_cors *cors, unsigned status,
                     const char *content_type, const void *body, size_t len);
 
+/* Same as gw_http_respond, with a Retry-After header of retry_after_s seconds (429, 503). */
+int gw_http_respond_retry(struct lws *wsi, const struct gw_cors *cors, unsigned status,
+                          const char *content_type, const void *body, size_t len,
+                          unsigned retry_after_s);
+
 /* Answers a CORS preflight (OPTIONS) with 204. */
 int gw_http_preflight(struct lws *wsi, const struct gw_cors *cors);
 

@@ -17,6 +17,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <stdint.h>
+
+#include "gw/buf.h"
 #include "gw/cors.h"
 #include "gw/eio.h"
 
@@ -50,6 +53,32 @@ struct gw_server_options {
      * a grace period. Lets producers flush into the sockets first. May be NULL. */
     bool (*ready_to_close)(void *ud);
     void *ud;
+
+    /* Limits. max_connections caps open TCP connections of every kind, counted from accept:
+     * at the cap a new connection is closed at once, and new Engine.IO sessions are refused
+     * (503) a little earlier, so the last tenth (at most 64) of the slots stays for health
+     * checks and the requests of existing polling sessions. 0 = the open-file soft limit
+     * minus 64. */
+    size_t max_connections;
+    /* New Engine.IO sessions (handshake GET, or WebSocket opened without sid) per second per
+     * client address (IPv4, or IPv6 /64), bursts of twice that; over it: 429 with Retry-After.
+     * 0 = no limit. */
+    unsigned handshake_rate_per_ip;
+    /* A request's headers must be complete this long after its first byte, and a POST body
+     * this long after its headers; the connection is closed otherwise (slowloris). Headers are
+     * timed by lws in whole seconds (rounded up); bodies to the millisecond. 0 = 10000. */
+    int header_timeout_ms;
+    int body_timeout_ms;
+};
+
+/* Counters of the limits, for /metrics. */
+struct gw_server_stats {
+    size_t connections;             /* open TCP connections now */
+    size_t max_connections;         /* the cap in effect */
+    uint64_t connections_refused;   /* closed at accept: the cap was reached */
+    uint64_t sessions_refused_full; /* handshakes answered 503: near the cap */
+    uint64_t sessions_rate_limited; /* handshakes answered 429 */
+    uint64_t body_timeouts;         /* POSTs closed: the body was not in time */
 };
 
 /* Creates the context and starts listening. Returns NULL with one sentence in err on failure
@@ -64,6 +93,10 @@ void gw_server_wake(struct gw_server *srv);
 void gw_server_free(struct gw_server *srv);
 
 int gw_server_port(const struct gw_server *srv);
+/* Fills st with the limits' counters (loop thread). */
+void gw_server_stats(const struct gw_server *srv, struct gw_server_stats *st);
+/* Appends the limits' counters to b in the Prometheus text format (loop thread). */
+void gw_server_metrics(const struct gw_server *srv, struct gw_buf *b);
 struct gw_eio_engine *gw_server_engine(struct gw_server *srv);
 
 #endif
