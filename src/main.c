@@ -227,6 +227,10 @@ static int serve(struct app *a)
         .on_stop = on_stop,
         .ready_to_close = ready_to_close,
         .ud = a,
+        .max_connections = (size_t)cfg->max_connections,
+        .handshake_rate_per_ip = (unsigned)cfg->handshake_rate_per_ip,
+        .header_timeout_ms = cfg->http_header_timeout_ms,
+        .body_timeout_ms = cfg->http_body_timeout_ms,
     };
     a->server = gw_server_new(&opt, err);
     if (!a->server) {
