@@ -8,13 +8,14 @@ JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
 APT_PACKAGES := build-essential cmake pkg-config libwebsockets-dev libwebsockets-evlib-uv \
 	libuv1-dev libmongoc-dev libbson-dev libjansson-dev libssl-dev openssl nodejs npm
-# Only `make test` needs these: Debian's chromium for the demo's browser test (never a
-# browser downloaded by npm).
-TEST_APT_PACKAGES := chromium
+# Only the tests need these: Debian's chromium for the demo's browser test (never a
+# browser downloaded by npm), valgrind for `make test-valgrind`.
+TEST_APT_PACKAGES := chromium valgrind
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps apt apt-test npm build test unit integration run clean test-sanitize test-tsan
+.PHONY: all deps apt apt-test npm build test unit integration run clean test-sanitize test-tsan \
+	test-valgrind test-soak-short
 
 all: build
 
@@ -67,9 +68,20 @@ clean:
 test-sanitize:
 	$(MAKE) test BUILD_DIR=build-asan BUILD_TYPE=Debug CMAKE_FLAGS="-DGW_ASAN=ON -DGW_UBSAN=ON $(CMAKE_FLAGS)"
 
-# The code that threads share (the watcher -> loop mailbox, the logger, the JWT verifier)
-# under ThreadSanitizer.
+# The code that threads share (the watcher -> loop mailbox, the logger, the JWT verifier, and
+# the watcher thread itself against a mongo-emu) under ThreadSanitizer.
 test-tsan: apt
 	cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DGW_TSAN=ON $(CMAKE_FLAGS)
-	cmake --build build-tsan -j $(JOBS) --target test_mailbox test_log test_jwt
-	ctest --test-dir build-tsan -R '^test_(mailbox|log|jwt)$$' --output-on-failure
+	cmake --build build-tsan -j $(JOBS) --target test_mailbox test_log test_jwt test_watcher_tsan \
+		mongo-emu
+	ctest --test-dir build-tsan -R '^test_(mailbox|log|jwt|watcher_tsan)$$' --output-on-failure
+
+# A short end-to-end run with notify-gateway and mongo-emu under valgrind memcheck (plain Debug
+# build in build-valgrind): no memcheck error, no definite or indirect leak.
+test-valgrind: apt apt-test npm
+	BUILD_DIR=build-valgrind CMAKE_FLAGS="$(CMAKE_FLAGS)" scripts/valgrind.sh
+
+# The soak's CI mode (tests/soak/README.md): 75 s, 1k sockets with churn, two mongo-emu faults.
+# The full 10-minute run is `scripts/soak.sh`.
+test-soak-short: build npm
+	BUILD_DIR=$(BUILD_DIR) scripts/soak.sh --short
