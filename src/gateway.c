@@ -1,26 +1,74 @@
-/* gateway.c -- JWT-validated Socket.IO handshakes, the user registry and delivery. */
+/* gateway.c -- JWT-validated Socket.IO handshakes, the user registry, catch-up and delivery.
+ *
+ * DESIGN
+ *
+ * A member is one authenticated receiver: a Socket.IO socket (or, through the SSE module, an
+ * event stream) registered under its user. Live notifications reach members through the
+ * registry; catch-up fills the gap a reconnecting client left, and the seam between the two
+ * has neither a gap nor a duplicate:
+ *   - the member is registered before its catch-up read is submitted, so any notification
+ *     committed after the read's snapshot reaches it live;
+ *   - until the read answers, live messages wait in the member's pending queue (catch-up goes
+ *     first, in _id order, then the `sync` event, then the pending ones);
+ *   - ids replayed by catch-up are remembered for a minute and live copies of them skipped:
+ *     the change stream may still bring a notification the read already returned.
+ * A client that asks for recovery (a CSR pid and offset, or auth.lastNotificationId) gets its
+ * CONNECT reply only when the read answered, so the stock client's socket.recovered is true
+ * exactly when the replay is complete (the pid it sent is echoed); otherwise a new pid.
+ *
+ * Thread: the loop thread. Store requests in flight belong to the store; a member that leaves
+ * marks its own as cancelled and the drain frees them.
+ */
 #include "gw/gateway.h"
 
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "gw/base64.h"
 #include "gw/common.h"
 #include "gw/log.h"
 #include "gw/registry.h"
 #include "gw/sio.h"
 
+#define PID_LEN 16
+#define PENDING_MAX 65536  /* live messages held for one member during its catch-up */
+#define SEEN_KEEP_MS 60000 /* how long replayed ids are checked against live delivery */
+#define ZERO_OID "000000000000000000000000"
+
 struct gw_gateway {
+    const struct gw_config *cfg;
     struct gw_sio_server *sio;
     struct gw_jwt_verifier *jwt;
     struct gw_registry *registry;
+    struct gw_store *store; /* NULL: no catch-up, no read marks */
+    char *read_event;       /* "<event>:read" */
     struct gw_gateway_stats stats;
 };
 
-/* The app's state of one authenticated socket. */
+struct pending {
+    struct gw_msg *msg;
+    char id[GW_STORE_OID_LEN + 1]; /* "" for updates and deletes */
+};
+
+/* The app's state of one authenticated receiver. */
 struct member {
     struct gw_registry_link link;
+    struct gw_gateway *gw;
+    struct gw_sio_socket *sock;      /* NULL for an SSE stream */
+    const struct gw_member_ops *ops; /* SSE streams only */
+    void *stream;
     int64_t valid_until; /* wall-clock seconds at which the token stops being valid, 0 = never */
+    struct gw_store_req *reqs;    /* in flight, linked through owner_next */
+    bool waiting;                 /* catch-up in flight: live messages go to pending */
+    bool deferred;                /* the CONNECT reply waits for the catch-up */
+    bool bad_offset;              /* the client sent an offset we cannot resume from */
+    char client_pid[PID_LEN + 1]; /* the pid the client sent, "" none */
+    struct pending *pending;
+    size_t n_pending, cap_pending;
+    char (*seen)[GW_STORE_OID_LEN + 1]; /* replayed ids, sorted */
+    size_t n_seen;
+    uint64_t seen_until_ms;
 };
 
 static bool namespace_exists(void *app, const char *nsp)
@@ -35,6 +83,325 @@ static int reject(struct gw_gateway *gw, enum gw_jwt_status st, struct gw_sio_re
     rej->data = json_pack("{s:s}", "code", gw_jwt_code(st));
     return -1;
 }
+
+/* ---- sending to a member ------------------------------------------------------------- */
+
+static int member_send(struct member *m, struct gw_msg *msg)
+{
+    if (m->sock)
+        return gw_sio_socket_send_msg(m->sock, msg);
+    return m->ops->send(m->stream, msg);
+}
+
+static void member_close(struct member *m)
+{
+    if (m->sock)
+        gw_sio_socket_close_transport(m->sock);
+    else
+        m->ops->close(m->stream);
+}
+
+static int cmp_id(const void *a, const void *b)
+{
+    return memcmp(a, b, GW_STORE_OID_LEN);
+}
+
+/* True when the live copy of a replayed notification must be skipped. */
+static bool already_replayed(struct member *m, const char *id)
+{
+    if (!m->n_seen || !id || !id[0])
+        return false;
+    if (gw_now_ms() > m->seen_until_ms) {
+        free(m->seen);
+        m->seen = NULL;
+        m->n_seen = 0;
+        return false;
+    }
+    return bsearch(id, m->seen, m->n_seen, sizeof(*m->seen), cmp_id) != NULL;
+}
+
+static void hold(struct member *m, struct gw_msg *msg, const char *id)
+{
+    if (m->n_pending == PENDING_MAX) {
+        /* The store is far behind: let the client reconnect and catch up from its offset. */
+        member_close(m);
+        return;
+    }
+    if (m->n_pending == m->cap_pending) {
+        m->cap_pending = m->cap_pending ? m->cap_pending * 2 : 16;
+        m->pending = gw_realloc(m->pending, m->cap_pending * sizeof(*m->pending));
+    }
+    struct pending *p = &m->pending[m->n_pending++];
+    p->msg = gw_msg_ref(msg);
+    snprintf(p->id, sizeof(p->id), "%s", id ? id : "");
+}
+
+/* Live delivery to one member: held during its catch-up, skipped when catch-up sent it. */
+static int deliver_live(struct member *m, struct gw_msg *msg, const char *id)
+{
+    if (m->waiting) {
+        hold(m, msg, id);
+        return 0;
+    }
+    if (already_replayed(m, id)) {
+        m->gw->stats.replay_duplicates_skipped++;
+        return 0;
+    }
+    return member_send(m, msg);
+}
+
+/* ---- catch-up -------------------------------------------------------------------------- */
+
+static void track(struct member *m, struct gw_store_req *r)
+{
+    r->owner = m;
+    r->owner_next = m->reqs;
+    m->reqs = r;
+}
+
+static void untrack(struct member *m, struct gw_store_req *r)
+{
+    struct gw_store_req **pp = &m->reqs;
+    while (*pp && *pp != r)
+        pp = &(*pp)->owner_next;
+    if (*pp)
+        *pp = r->owner_next;
+}
+
+/* The offset a client sent, if it is one we can resume from: the larger of a valid
+ * auth.lastNotificationId and a valid CSR offset. */
+static void pick_after(struct member *m, const json_t *auth, char out[GW_STORE_OID_LEN + 1])
+{
+    static const char *const keys[] = {"lastNotificationId", "offset"};
+    out[0] = '\0';
+    for (size_t i = 0; i < GW_ARRAY_SIZE(keys); i++) {
+        const json_t *v = json_object_get(auth, keys[i]);
+        if (!v || json_is_null(v))
+            continue;
+        const char *s = json_string_value(v);
+        if (!s || !gw_store_oid_valid(s, json_string_length(v))) {
+            m->bad_offset = true;
+            continue;
+        }
+        char low[GW_STORE_OID_LEN + 1];
+        for (size_t k = 0; k <= GW_STORE_OID_LEN; k++)
+            low[k] = (char)(s[k] >= 'A' && s[k] <= 'F' ? s[k] - 'A' + 'a' : s[k]);
+        if (strcmp(low, out) > 0)
+            memcpy(out, low, sizeof(low));
+    }
+}
+
+static void remember_replayed(struct member *m, const struct gw_store_req *r)
+{
+    if (!r->n_items)
+        return;
+    m->seen = gw_realloc(m->seen, r->n_items * sizeof(*m->seen));
+    for (size_t i = 0; i < r->n_items; i++)
+        memcpy(m->seen[i], r->items[i].id, sizeof(*m->seen));
+    m->n_seen = r->n_items;
+    qsort(m->seen, m->n_seen, sizeof(*m->seen), cmp_id);
+    m->seen_until_ms = gw_now_ms() + SEEN_KEEP_MS;
+}
+
+static struct gw_msg *encode_replayed(const struct gw_gateway *gw, const struct gw_store_item *it)
+{
+    struct gw_buf args = GW_BUF_INIT;
+    gw_buf_append(&args, it->json, it->json_len);
+    gw_buf_printf(&args, ",\"%s\"", it->id);
+    struct gw_msg *msg = gw_gateway_encode_event(gw->cfg->notification_event, args.data, args.len);
+    gw_buf_free(&args);
+    return msg;
+}
+
+/* sync: {offset, unreadCount, resyncRequired[, error]} with the offset repeated as the last
+ * argument, so the stock client records it even before its first notification. */
+static struct gw_msg *encode_sync(const struct gw_store_req *r, const char *offset, bool resync)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "offset", offset ? json_string(offset) : json_null());
+    json_object_set_new(o, "unreadCount",
+                        r && r->status == 0 ? json_integer(r->unread) : json_null());
+    json_object_set_new(o, "resyncRequired", json_boolean(resync));
+    if (r && r->status < 0)
+        json_object_set_new(o, "error", json_string(r->err));
+    char *text = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    struct gw_buf args = GW_BUF_INIT;
+    gw_buf_append_str(&args, text);
+    if (offset)
+        gw_buf_printf(&args, ",\"%s\"", offset);
+    free(text);
+    struct gw_msg *msg = gw_gateway_encode_event("sync", args.data, args.len);
+    gw_buf_free(&args);
+    return msg;
+}
+
+static const char *sync_offset(const struct gw_store_req *r)
+{
+    if (r->status < 0)
+        return r->after[0] ? r->after : NULL;
+    if (r->n_items)
+        return r->items[r->n_items - 1].id;
+    if (r->after[0])
+        return r->after;
+    return r->newest[0] ? r->newest : ZERO_OID;
+}
+
+/* The read answered (or could not be asked): CONNECT reply if deferred, replay, sync, then
+ * what arrived live meanwhile. r may be NULL (queue full) and is borrowed. */
+static void finish_catchup(struct member *m, struct gw_store_req *r, struct gw_store_req *failed)
+{
+    struct gw_gateway *gw = m->gw;
+    const struct gw_store_req *res = r ? r : failed;
+    bool complete = res->status == 0 && !res->truncated && !m->bad_offset;
+    m->waiting = false;
+    if (m->deferred) {
+        char pid[PID_LEN + 1];
+        m->deferred = false;
+        if (complete && m->client_pid[0])
+            memcpy(pid, m->client_pid, sizeof(pid));
+        else
+            gw_random_id(pid, PID_LEN);
+        gw_sio_socket_accept(m->sock, pid);
+    }
+    for (size_t i = 0; i < res->n_items; i++) {
+        struct gw_msg *msg = encode_replayed(gw, &res->items[i]);
+        member_send(m, msg);
+        gw_msg_unref(msg);
+    }
+    gw->stats.replayed += res->n_items;
+    remember_replayed(m, res);
+    struct gw_msg *sync = encode_sync(res, sync_offset(res), !complete);
+    member_send(m, sync);
+    gw_msg_unref(sync);
+    size_t n = m->n_pending;
+    m->n_pending = 0;
+    for (size_t i = 0; i < n; i++) {
+        deliver_live(m, m->pending[i].msg, m->pending[i].id);
+        gw_msg_unref(m->pending[i].msg);
+    }
+}
+
+static void start_catchup(struct gw_gateway *gw, struct member *m, const char *user, size_t len,
+                          const char *after)
+{
+    struct gw_store_req *r = gw_store_req_new(GW_STORE_CATCHUP, user, len);
+    memcpy(r->after, after, sizeof(r->after));
+    m->waiting = true;
+    if (gw_store_submit(gw->store, r) == 0) {
+        track(m, r);
+        return;
+    }
+    r->status = -1;
+    gw_set_error(r->err, "the gateway is too busy to catch up now; reconnect later");
+    finish_catchup(m, NULL, r);
+    gw_store_req_free(r);
+}
+
+/* ---- read marks ------------------------------------------------------------------------ */
+
+static void ack_json(struct gw_sio_socket *sock, int64_t ack, json_t *answer)
+{
+    json_t *args = json_pack("[o]", answer);
+    char *text = json_dumps(args, JSON_COMPACT);
+    gw_sio_socket_ack(sock, ack, text, strlen(text), NULL, 0);
+    free(text);
+    json_decref(args);
+}
+
+static void ack_error(struct gw_sio_socket *sock, int64_t ack, const char *code, const char *msg)
+{
+    if (ack != GW_SIO_NO_ID)
+        ack_json(sock, ack, json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg));
+}
+
+static void mark_read(struct gw_gateway *gw, struct gw_sio_socket *sock, const json_t *data,
+                      int64_t ack)
+{
+    struct member *m = gw_sio_socket_get_ud(sock);
+    const json_t *arg = json_array_get(data, 1);
+    const json_t *id = json_is_object(arg)   ? json_object_get(arg, "id")
+                       : json_is_string(arg) ? arg
+                                             : NULL;
+    if (!json_is_string(id) || !gw_store_oid_valid(json_string_value(id), json_string_length(id))) {
+        ack_error(sock, ack, "INVALID_ID",
+                  "Send {id} with the notification's _id as 24 hex digits.");
+        return;
+    }
+    if (!gw->store) {
+        ack_error(sock, ack, "UNAVAILABLE", "Read marks need ENABLE_CHANGE_STREAMS.");
+        return;
+    }
+    size_t ulen;
+    const char *user = gw_registry_link_user(&m->link, &ulen);
+    if (!user)
+        return;
+    struct gw_store_req *r = gw_store_req_new(GW_STORE_MARK_READ, user, ulen);
+    memcpy(r->id, json_string_value(id), GW_STORE_OID_LEN);
+    r->ack_id = ack;
+    if (gw_store_submit(gw->store, r) < 0) {
+        gw_store_req_free(r);
+        ack_error(sock, ack, "BUSY", "The gateway is too busy; try again.");
+        return;
+    }
+    track(m, r);
+}
+
+static void finish_mark(struct member *m, struct gw_store_req *r)
+{
+    if (!m->sock || r->ack_id == GW_SIO_NO_ID)
+        return;
+    if (r->status < 0)
+        ack_error(m->sock, r->ack_id, "STORE_UNAVAILABLE", r->err);
+    else if (!r->matched)
+        ack_error(m->sock, r->ack_id, "NOT_FOUND", "No notification with this id is yours.");
+    else
+        ack_json(m->sock, r->ack_id, json_pack("{s:b,s:s}", "ok", 1, "id", r->id));
+}
+
+static void store_done(struct gw_store_req *r, void *ud)
+{
+    if (!r->cancelled) {
+        struct member *m = r->owner;
+        untrack(m, r);
+        if (r->op == GW_STORE_CATCHUP)
+            finish_catchup(m, r, NULL);
+        else
+            finish_mark(m, r);
+    }
+    gw_store_req_free(r);
+}
+
+void gw_gateway_drain_store(struct gw_gateway *gw)
+{
+    if (gw->store)
+        gw_store_drain(gw->store, store_done, gw);
+}
+
+/* ---- members --------------------------------------------------------------------------- */
+
+static struct member *member_new(struct gw_gateway *gw, const char *user, size_t len,
+                                 int64_t valid_until)
+{
+    struct member *m = gw_calloc(1, sizeof(*m));
+    m->gw = gw;
+    m->valid_until = valid_until;
+    return m;
+}
+
+static void member_free(struct member *m)
+{
+    for (struct gw_store_req *r = m->reqs; r; r = r->owner_next)
+        r->cancelled = true;
+    for (size_t i = 0; i < m->n_pending; i++)
+        gw_msg_unref(m->pending[i].msg);
+    free(m->pending);
+    free(m->seen);
+    gw_registry_remove(m->gw->registry, &m->link);
+    free(m);
+}
+
+/* ---- the Socket.IO app ----------------------------------------------------------------- */
 
 static int on_connect(void *app, struct gw_sio_socket *sock, const json_t *auth,
                       struct gw_sio_reject *rej)
@@ -64,14 +431,29 @@ static int on_connect(void *app, struct gw_sio_socket *sock, const json_t *auth,
         gw_log_debug("gateway", "handshake rejected: %s", gw_jwt_code(st));
         return reject(gw, st, rej);
     }
-    struct member *m = gw_calloc(1, sizeof(*m));
-    m->valid_until = claims.valid_until;
+    struct member *m = member_new(gw, claims.user_id, claims.user_id_len, claims.valid_until);
+    m->sock = sock;
     gw_sio_socket_set_ud(sock, m);
     gw->stats.handshakes_ok++;
-    gw_registry_add(gw->registry, &m->link, claims.user_id, claims.user_id_len, sock);
-    return 0;
+    gw_registry_add(gw->registry, &m->link, claims.user_id, claims.user_id_len, m);
+    if (!gw->store || gw->cfg->catchup_max_count == 0)
+        return 0;
+    char after[GW_STORE_OID_LEN + 1];
+    pick_after(m, auth, after);
+    const json_t *pid = json_object_get(auth, "pid");
+    if (json_is_string(pid) && json_string_length(pid) == PID_LEN)
+        memcpy(m->client_pid, json_string_value(pid), PID_LEN + 1);
+    m->deferred = after[0] != '\0';
+    if (!m->deferred) {
+        /* A first connect: joined now, with a fresh pid so the stock client starts recording
+         * offsets; the sync event follows when the store answers. */
+        char fresh[PID_LEN + 1];
+        gw_random_id(fresh, PID_LEN);
+        gw_sio_socket_accept(sock, fresh);
+    }
+    start_catchup(gw, m, claims.user_id, claims.user_id_len, after);
+    return 1;
 }
-
 static void on_connected(void *app, struct gw_sio_socket *sock, const json_t *auth)
 {
     struct member *m = gw_sio_socket_get_ud(sock);
@@ -93,29 +475,37 @@ static void on_deadline(void *app, struct gw_sio_socket *sock)
 static void on_event(void *app, struct gw_sio_socket *sock, const struct gw_sio_packet *p,
                      const struct gw_sio_attachment *att)
 {
-    /* Notifications flow one way; client events have no meaning yet and are ignored. */
+    struct gw_gateway *gw = app;
+    const char *name = json_string_value(json_array_get(p->data, 0));
+    if (name && strcmp(name, gw->read_event) == 0) {
+        mark_read(gw, sock, p->data, p->id);
+        return;
+    }
+    /* Notifications flow one way: say so to a client that waits for an answer. */
+    ack_error(sock, p->id, "UNKNOWN_EVENT", "This server handles no such event.");
 }
 
 static void on_disconnect(void *app, struct gw_sio_socket *sock, const char *reason)
 {
-    struct gw_gateway *gw = app;
     struct member *m = gw_sio_socket_get_ud(sock);
     if (!m)
         return;
-    gw_registry_remove(gw->registry, &m->link);
-    free(m);
     gw_sio_socket_set_ud(sock, NULL);
+    member_free(m);
 }
 
 static void evict(void *owner, void *ud)
 {
     struct gw_gateway *gw = ud;
+    struct member *m = owner;
     gw->stats.evicted++;
-    gw_log_debug("gateway", "socket %s: over the per-user socket cap, disconnecting the oldest",
-                 gw_sio_socket_id(owner));
+    gw_log_debug("gateway", "over the per-user socket cap, disconnecting the oldest");
     /* A Socket.IO DISCONNECT, not a transport close: the client must not come back and evict
      * the next oldest tab in turn. */
-    gw_sio_socket_disconnect(owner);
+    if (m->sock)
+        gw_sio_socket_disconnect(m->sock);
+    else
+        m->ops->close(m->stream);
 }
 
 static const struct gw_sio_app gateway_app = {
@@ -131,6 +521,7 @@ struct gw_gateway *gw_gateway_new(const struct gw_config *cfg, const struct gw_e
                                   char *err)
 {
     struct gw_gateway *gw = gw_calloc(1, sizeof(*gw));
+    gw->cfg = cfg;
     struct gw_jwt_options jo = {
         .secret = cfg->jwt_secret,
         .secret_len = cfg->jwt_secret_len,
@@ -144,6 +535,10 @@ struct gw_gateway *gw_gateway_new(const struct gw_config *cfg, const struct gw_e
     gw->jwt = gw_jwt_verifier_new(&jo, err);
     if (!gw->jwt)
         goto fail;
+    size_t n = strlen(cfg->notification_event);
+    gw->read_event = gw_malloc(n + sizeof(":read"));
+    memcpy(gw->read_event, cfg->notification_event, n);
+    memcpy(gw->read_event + n, ":read", sizeof(":read"));
     gw->registry = gw_registry_new(cfg->max_sockets_per_user, evict, gw);
     struct gw_sio_options so = {
         .app = &gateway_app,
@@ -159,6 +554,11 @@ fail:
     return NULL;
 }
 
+void gw_gateway_set_store(struct gw_gateway *gw, struct gw_store *store)
+{
+    gw->store = store;
+}
+
 void gw_gateway_free(struct gw_gateway *gw)
 {
     if (!gw)
@@ -167,6 +567,7 @@ void gw_gateway_free(struct gw_gateway *gw)
     if (gw->registry && gw_registry_socket_count(gw->registry) == 0)
         gw_registry_free(gw->registry); /* sockets still open at exit die with the process */
     gw_jwt_verifier_free(gw->jwt);
+    free(gw->read_event);
     free(gw);
 }
 
@@ -196,21 +597,47 @@ struct gw_msg *gw_gateway_encode_event(const char *event, const char *json, size
 
 struct deliver_ctx {
     struct gw_msg *msg;
+    const char *id;
     size_t queued;
 };
 
 static void deliver_one(void *owner, void *ud)
 {
     struct deliver_ctx *d = ud;
-    if (gw_sio_socket_send_msg(owner, d->msg) == 0)
+    if (deliver_live(owner, d->msg, d->id) == 0)
         d->queued++;
 }
 
-size_t gw_gateway_deliver(struct gw_gateway *gw, const char *user, size_t len, struct gw_msg *msg)
+size_t gw_gateway_deliver(struct gw_gateway *gw, const char *user, size_t len, const char *id,
+                          struct gw_msg *msg)
 {
-    struct deliver_ctx d = {msg, 0};
+    struct deliver_ctx d = {msg, id, 0};
     gw_registry_foreach(gw->registry, user, len, deliver_one, &d);
     return d.queued;
+}
+
+struct member *gw_gateway_attach(struct gw_gateway *gw, const char *user, size_t len,
+                                 int64_t valid_until, const char *after,
+                                 const struct gw_member_ops *ops, void *stream)
+{
+    struct member *m = member_new(gw, user, len, valid_until);
+    m->ops = ops;
+    m->stream = stream;
+    gw_registry_add(gw->registry, &m->link, user, len, m);
+    if (gw->store && gw->cfg->catchup_max_count > 0) {
+        char from[GW_STORE_OID_LEN + 1] = "";
+        if (after && gw_store_oid_valid(after, strlen(after)))
+            memcpy(from, after, sizeof(from));
+        else if (after)
+            m->bad_offset = true;
+        start_catchup(gw, m, user, len, from);
+    }
+    return m;
+}
+
+void gw_gateway_detach(struct member *m)
+{
+    member_free(m);
 }
 
 size_t gw_gateway_socket_count(const struct gw_gateway *gw)
@@ -223,7 +650,8 @@ size_t gw_gateway_user_count(const struct gw_gateway *gw)
     return gw_registry_user_count(gw->registry);
 }
 
-const struct gw_gateway_stats *gw_gateway_stats(const struct gw_gateway *gw)
+const struct gw_gateway_stats *gw_gateway_stats(struct gw_gateway *gw)
 {
+    gw->stats.client_events_dropped = gw_sio_server_events_dropped(gw->sio);
     return &gw->stats;
 }

@@ -102,6 +102,11 @@ void gw_health_metrics(struct gw_buf *b, const struct gw_health_snapshot *s)
            "Sockets closed because their user went over the per-user socket cap.", g->evicted);
     metric(b, "notify_gateway_tokens_expired_total", "counter",
            "Connections closed because their token expired.", g->expired);
+    metric(b, "notify_gateway_replay_duplicates_skipped_total", "counter",
+           "Live notifications not sent because the client's catch-up had just sent them.",
+           g->replay_duplicates_skipped);
+    metric(b, "notify_gateway_client_events_dropped_total", "counter",
+           "Client events dropped by CLIENT_EVENTS_PER_SECOND.", g->client_events_dropped);
 
     gw_buf_append_str(b, "# HELP notify_gateway_events_total Change events by outcome.\n"
                          "# TYPE notify_gateway_events_total counter\n");

@@ -16,6 +16,7 @@
 #include "gw/jwt.h"
 #include "gw/log.h"
 #include "gw/server.h"
+#include "gw/store.h"
 #include "gw/watcher.h"
 
 #include <jansson.h>
@@ -26,6 +27,7 @@ struct app {
     struct gw_gateway *gateway;
     struct gw_server *server;
     struct gw_watcher *watcher; /* NULL when ENABLE_CHANGE_STREAMS is off */
+    struct gw_store *store;     /* likewise */
     struct gw_cors cors;
     uint64_t started_ms;
 };
@@ -78,6 +80,8 @@ static int route_metrics(struct lws *wsi, void *ud)
     gw_health_metrics(&b, &s);
     if (a->watcher)
         gw_watcher_metrics(a->watcher, &b);
+    if (a->store)
+        gw_store_metrics(a->store, &b);
     return respond(wsi, ud, 200, "text/plain; version=0.0.4; charset=utf-8", &b);
 }
 
@@ -92,6 +96,7 @@ static void on_wake(void *ud)
     struct app *a = ud;
     if (a->watcher)
         gw_watcher_dispatch(a->watcher, a->gateway);
+    gw_gateway_drain_store(a->gateway);
 }
 
 static void on_stop(void *ud)
@@ -99,6 +104,7 @@ static void on_stop(void *ud)
     struct app *a = ud;
     if (a->watcher)
         gw_watcher_request_stop(a->watcher);
+    gw_store_stop(a->store);
 }
 
 static bool ready_to_close(void *ud)
@@ -247,11 +253,22 @@ static int serve(struct app *a)
             gw_gateway_free(a->gateway);
             return 2;
         }
+        a->store = gw_store_start(cfg, wake_loop, a, err);
+        if (!a->store) {
+            gw_log_error("main", "%s", err);
+            gw_watcher_request_stop(a->watcher);
+            gw_watcher_free(a->watcher);
+            gw_server_free(a->server);
+            gw_gateway_free(a->gateway);
+            return 2;
+        }
+        gw_gateway_set_store(a->gateway, a->store);
     } else {
         gw_log_info("main", "ENABLE_CHANGE_STREAMS is off: no notification will be watched");
     }
     gw_server_run(a->server);
     gw_watcher_free(a->watcher);
+    gw_store_free(a->store);
     gw_server_free(a->server);
     gw_gateway_free(a->gateway);
     return 0;

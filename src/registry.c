@@ -137,3 +137,11 @@ size_t gw_registry_sockets_of(const struct gw_registry *r, const char *user, siz
     struct gw_registry_user *u = find_user(r, user, len);
     return u ? u->count : 0;
 }
+
+const char *gw_registry_link_user(const struct gw_registry_link *link, size_t *len)
+{
+    if (!link->user)
+        return NULL;
+    *len = link->user->len;
+    return link->user->id;
+}

@@ -209,25 +209,24 @@ static int on_connect_packet(struct sio_client *c, const char *nsp, const json_t
     sock->nsp = gw_strdup(nsp);
     gw_sio_generate_sid(sock->id);
 
+    /* Linked before the app decides, so it may accept from inside on_connect and a close
+     * from inside reaches the app through on_disconnect like any other. */
+    sock->next = c->sockets;
+    c->sockets = sock;
     struct gw_sio_reject rej = {"Not authorized", NULL};
     int verdict = app->on_connect(ud, sock, auth, &rej);
+    if (!gw_eio_session_is_open(eio)) {
+        /* on_close freed the client and its sockets, this one included */
+        json_decref(rej.data);
+        return 0;
+    }
     if (verdict < 0) {
+        unlink_socket(c, sock);
         free_socket(sock);
-        if (!gw_eio_session_is_open(eio)) {
-            json_decref(rej.data);
-            return 0;
-        }
         send_connect_error(c, nsp, rej.message, rej.data);
         json_decref(rej.data);
         return 0;
     }
-    if (!gw_eio_session_is_open(eio)) {
-        /* The app accepted and then closed the connection (e.g. evicted it): nothing to join. */
-        free_socket(sock);
-        return 0;
-    }
-    sock->next = c->sockets;
-    c->sockets = sock;
     if (verdict == 0)
         gw_sio_socket_accept(sock, NULL);
     return 0;

@@ -133,7 +133,9 @@ static int replay(struct gw_store *st, struct gw_store_req *r)
 
     bson_oid_init_from_string(&after, r->after);
     oid_from_time(&floor_oid, floor_s);
-    if ((int64_t)bson_oid_get_time_t(&after) < floor_s)
+    /* The zero id is the offset of a user who had nothing yet: everything is new to it. */
+    if (strcmp(r->after, "000000000000000000000000") != 0 &&
+        (int64_t)bson_oid_get_time_t(&after) < floor_s)
         r->truncated = true; /* the client was away longer than the window */
     append_user(&filter, st->cfg->notification_user_field, r);
     BSON_APPEND_DOCUMENT_BEGIN(&filter, "_id", &range);

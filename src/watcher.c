@@ -614,7 +614,8 @@ static void dispatch_one(struct gw_mail *mail, void *ud)
     struct dispatch_ctx *d = ud;
     struct notice_mail *m = (struct notice_mail *)mail;
     struct gw_notice *n = &m->notice;
-    if (gw_gateway_deliver(d->gw, n->user_id, n->user_id_len, n->msg) > 0) {
+    const char *id = n->kind == GW_NOTICE_INSERT && n->id_len == 24 ? n->id : NULL;
+    if (gw_gateway_deliver(d->gw, n->user_id, n->user_id_len, id, n->msg) > 0) {
         atomic_fetch_add(&d->w->delivered, 1);
         record_latency(d->w, n->inserted_at_ms > 0 ? (uint64_t)n->inserted_at_ms : 0);
     } else {

@@ -18,15 +18,30 @@
 #include "gw/eio.h"
 #include "gw/jwt.h"
 #include "gw/msg.h"
+#include "gw/store.h"
 
 struct gw_gateway;
+struct member;
+
+/* How the gateway reaches a receiver that is not a Socket.IO socket (an SSE stream). */
+struct gw_member_ops {
+    /* Queue msg, an encoded 42["<event>",<json>[,"<offset>"]] (borrowed; take a reference to
+     * keep it). Returns 0, or -1 when the stream is closing. */
+    int (*send)(void *stream, struct gw_msg *msg);
+    /* Close the stream (the per-user cap evicted it, or it fell too far behind); the owner
+     * calls gw_gateway_detach() once it is gone. */
+    void (*close)(void *stream);
+};
 
 /* Counters the health and metrics endpoints report. */
 struct gw_gateway_stats {
     uint64_t handshakes_ok;
     uint64_t handshakes_rejected[GW_JWT_USER_CLAIM_MISSING + 1]; /* by enum gw_jwt_status */
-    uint64_t evicted; /* sockets closed by the per-user cap */
-    uint64_t expired; /* connections closed when their token expired */
+    uint64_t evicted;                   /* sockets closed by the per-user cap */
+    uint64_t expired;                   /* connections closed when their token expired */
+    uint64_t replayed;                  /* notifications sent by catch-up */
+    uint64_t replay_duplicates_skipped; /* live copies of replayed notifications not sent */
+    uint64_t client_events_dropped;     /* over CLIENT_EVENTS_PER_SECOND */
 };
 
 /* Builds the app from the configuration: the JWT verifier (key files are read here), the
@@ -41,12 +56,32 @@ const struct gw_eio_endpoint *gw_gateway_endpoint(struct gw_gateway *gw);
  * socket it will go to. json is a complete JSON value (borrowed). Any thread. */
 struct gw_msg *gw_gateway_encode_event(const char *event, const char *json, size_t len);
 
-/* Queues msg (borrowed; each socket takes its own reference) on every socket of user[0..len).
- * Returns how many sockets it was queued on; 0 means the user has none online. */
-size_t gw_gateway_deliver(struct gw_gateway *gw, const char *user, size_t len, struct gw_msg *msg);
+/* Gives the gateway its store (borrowed, outlives the gateway's sockets): from then on every
+ * connect catches up and notification:read works. Without one, neither happens. */
+void gw_gateway_set_store(struct gw_gateway *gw, struct gw_store *store);
+/* Hands completed store requests to their members (after the store's wake). */
+void gw_gateway_drain_store(struct gw_gateway *gw);
+
+/* Queues msg (borrowed; each receiver takes its own reference) on every receiver of
+ * user[0..len). id is the notification's ObjectId hex for an insert (checked against what a
+ * catch-up just replayed), else NULL. Returns how many receivers took it (a receiver still
+ * catching up holds it and counts); 0 means the user has none online. */
+size_t gw_gateway_deliver(struct gw_gateway *gw, const char *user, size_t len, const char *id,
+                          struct gw_msg *msg);
+
+/* Registers a non-Socket.IO receiver (ops and stream borrowed until detached) for user[0..len)
+ * and, with a store, starts its catch-up after `after` (a notification id, NULL for none; an
+ * id that is not 24 hex digits makes the sync event say resyncRequired). valid_until is the
+ * token's end in wall-clock seconds (0 = none); the caller enforces it. Returns the member. */
+struct member *gw_gateway_attach(struct gw_gateway *gw, const char *user, size_t len,
+                                 int64_t valid_until, const char *after,
+                                 const struct gw_member_ops *ops, void *stream);
+/* Unregisters and frees a member from gw_gateway_attach(). */
+void gw_gateway_detach(struct member *m);
 
 size_t gw_gateway_socket_count(const struct gw_gateway *gw);
 size_t gw_gateway_user_count(const struct gw_gateway *gw);
-const struct gw_gateway_stats *gw_gateway_stats(const struct gw_gateway *gw);
+/* The counters, refreshed from the Socket.IO layer (borrowed until the next call). */
+const struct gw_gateway_stats *gw_gateway_stats(struct gw_gateway *gw);
 
 #endif

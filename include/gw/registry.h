@@ -45,6 +45,9 @@ size_t gw_registry_foreach(struct gw_registry *r, const char *user, size_t len, 
 
 size_t gw_registry_user_count(const struct gw_registry *r);
 size_t gw_registry_socket_count(const struct gw_registry *r);
+/* The user id a registered link is under (borrowed, NUL-terminated, valid while it stays
+ * registered), its length in *len; NULL when the link is not registered. */
+const char *gw_registry_link_user(const struct gw_registry_link *link, size_t *len);
 /* How many sockets the user has (0 when unknown). */
 size_t gw_registry_sockets_of(const struct gw_registry *r, const char *user, size_t len);
 

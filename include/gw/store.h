@@ -47,6 +47,7 @@ struct gw_store_req {
     enum gw_store_op op;
     void *owner;    /* the caller's; the store never reads it */
     bool cancelled; /* loop thread only: the owner is gone, drop the result */
+    struct gw_store_req *owner_next; /* the caller's list of its requests in flight */
     char user[GW_NOTICE_MAX_USER_ID_LEN + 1];
     size_t user_len;
     char after[GW_STORE_OID_LEN + 1]; /* catch-up: last id the client saw, "" = none (first
