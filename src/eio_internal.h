@@ -83,7 +83,9 @@ enum eio_admission {
     EIO_REFUSE_RATE, /* too many handshakes from this address: 429 */
 };
 
-enum conn_role { CONN_NONE, CONN_POLL_GET, CONN_POLL_POST, CONN_WS };
+struct gw_http_route;
+
+enum conn_role { CONN_NONE, CONN_POLL_GET, CONN_POLL_POST, CONN_WS, CONN_STREAM };
 
 /* Per-wsi state (the lws per-session data of our one protocol). For HTTP it lives for one
  * transaction only: lws frees and zeroes it between keep-alive requests. */
@@ -96,11 +98,13 @@ struct gw_conn {
     bool in_too_large;
     bool chunked; /* POST: Transfer-Encoding: chunked, decoded by dechunk */
     struct gw_chunked dechunk;
-    size_t in_total;  /* POST: decoded body bytes so far, kept or not */
-    bool probe_reply; /* WebSocket probe: "3probe" is due */
-    bool close_now;   /* WebSocket: close at the next WRITEABLE */
-    bool close_armed; /* WebSocket: the close frame goes out from the wsi timer */
-    bool body_timer;  /* POST: the wsi timer is the body deadline */
+    size_t in_total;                   /* POST: decoded body bytes so far, kept or not */
+    bool probe_reply;                  /* WebSocket probe: "3probe" is due */
+    bool close_now;                    /* WebSocket: close at the next WRITEABLE */
+    bool close_armed;                  /* WebSocket: the close frame goes out from the wsi timer */
+    bool body_timer;                   /* POST: the wsi timer is the body deadline */
+    const struct gw_http_route *route; /* CONN_STREAM: the streaming route and its stream */
+    void *stream;
 };
 
 /* eio_session.c */

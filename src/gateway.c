@@ -616,6 +616,20 @@ size_t gw_gateway_deliver(struct gw_gateway *gw, const char *user, size_t len, c
     return d.queued;
 }
 
+enum gw_jwt_status gw_gateway_authenticate(struct gw_gateway *gw, const struct gw_jwt_sources *src,
+                                           struct gw_jwt_claims *claims)
+{
+    size_t len;
+    const char *token = gw_jwt_pick_token(src, &len);
+    enum gw_jwt_status st =
+        gw_jwt_verify(gw->jwt, token, len, (int64_t)(gw_wall_ms() / 1000), claims);
+    if (st == GW_JWT_OK)
+        gw->stats.handshakes_ok++;
+    else
+        gw->stats.handshakes_rejected[st]++;
+    return st;
+}
+
 struct member *gw_gateway_attach(struct gw_gateway *gw, const char *user, size_t len,
                                  int64_t valid_until, const char *after,
                                  const struct gw_member_ops *ops, void *stream)

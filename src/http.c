@@ -126,6 +126,21 @@ out:
     return rc;
 }
 
+int gw_http_begin_stream(struct lws *wsi, const struct gw_cors *cors, const char *content_type)
+{
+    unsigned char buf[LWS_PRE + HEADER_ROOM];
+    unsigned char *start = buf + LWS_PRE, *p = start, *end = start + HEADER_ROOM;
+    /* No content-length: the body ends when the connection does. */
+    if (lws_add_http_header_status(wsi, 200, &p, end) ||
+        add_header(wsi, "content-type:", content_type, &p, end) ||
+        add_header(wsi, "cache-control:", "no-store", &p, end) ||
+        add_header(wsi, "x-accel-buffering:", "no", &p, end) || add_cors(wsi, cors, &p, end) ||
+        add_header(wsi, "connection:", "close", &p, end) || lws_finalize_http_header(wsi, &p, end))
+        return -1;
+    int n = (int)(p - start);
+    return lws_write(wsi, start, (size_t)n, LWS_WRITE_HTTP_HEADERS) == n ? 0 : -1;
+}
+
 int gw_http_respond(struct lws *wsi, const struct gw_cors *cors, unsigned status,
                     const char *content_type, const void *body, size_t len)
 {

@@ -16,6 +16,7 @@
 #include "gw/jwt.h"
 #include "gw/log.h"
 #include "gw/server.h"
+#include "gw/sse.h"
 #include "gw/store.h"
 #include "gw/watcher.h"
 
@@ -28,6 +29,7 @@ struct app {
     struct gw_server *server;
     struct gw_watcher *watcher; /* NULL when ENABLE_CHANGE_STREAMS is off */
     struct gw_store *store;     /* likewise */
+    struct gw_sse *sse;
     struct gw_cors cors;
     uint64_t started_ms;
 };
@@ -105,6 +107,7 @@ static void on_stop(void *ud)
     if (a->watcher)
         gw_watcher_request_stop(a->watcher);
     gw_store_stop(a->store);
+    gw_sse_close_all(a->sse);
 }
 
 static bool ready_to_close(void *ud)
@@ -213,10 +216,12 @@ static int serve(struct app *a)
         fprintf(stderr, "notify-gateway: %s\n", err);
         return 2;
     }
+    a->sse = gw_sse_new(a->gateway, cfg, &a->cors);
     const struct gw_http_route routes[] = {
-        {"/api/health", route_health, a},
-        {"/api/health/change-streams", route_change_streams, a},
-        {"/metrics", route_metrics, a},
+        {.path = "/api/health", .handle = route_health, .ud = a},
+        {.path = "/api/health/change-streams", .handle = route_change_streams, .ud = a},
+        {.path = "/metrics", .handle = route_metrics, .ud = a},
+        gw_sse_route(a->sse),
     };
     struct gw_server_options opt = {
         .name = "notify-gateway",
@@ -241,6 +246,7 @@ static int serve(struct app *a)
     a->server = gw_server_new(&opt, err);
     if (!a->server) {
         gw_log_error("main", "%s", err);
+        gw_sse_free(a->sse);
         gw_gateway_free(a->gateway);
         return 1;
     }
@@ -250,6 +256,7 @@ static int serve(struct app *a)
         if (!a->watcher) {
             gw_log_error("main", "%s", err);
             gw_server_free(a->server);
+            gw_sse_free(a->sse);
             gw_gateway_free(a->gateway);
             return 2;
         }
@@ -259,6 +266,7 @@ static int serve(struct app *a)
             gw_watcher_request_stop(a->watcher);
             gw_watcher_free(a->watcher);
             gw_server_free(a->server);
+            gw_sse_free(a->sse);
             gw_gateway_free(a->gateway);
             return 2;
         }
@@ -270,6 +278,7 @@ static int serve(struct app *a)
     gw_watcher_free(a->watcher);
     gw_store_free(a->store);
     gw_server_free(a->server);
+    gw_sse_free(a->sse);
     gw_gateway_free(a->gateway);
     return 0;
 }

@@ -115,6 +115,14 @@ static int http_request(struct gw_server *srv, struct lws *wsi, struct gw_conn *
                 return -1;
             return gw_http_done(wsi);
         }
+        if (!r->handle) {
+            c->stream = r->open(wsi, r->ud);
+            if (!c->stream)
+                return gw_http_done(wsi);
+            c->role = CONN_STREAM;
+            c->route = r;
+            return 0;
+        }
         if (r->handle(wsi, r->ud))
             return -1;
         return gw_http_done(wsi);
@@ -174,9 +182,17 @@ static int dispatch(struct gw_server *srv, struct lws *wsi, enum lws_callback_re
     case LWS_CALLBACK_HTTP_BODY_COMPLETION:
         return eio_poll_body_done(srv->eng, wsi, c);
     case LWS_CALLBACK_HTTP_WRITEABLE:
+        if (c && c->role == CONN_STREAM)
+            return c->route->writeable(wsi, c->stream);
         return eio_poll_writeable(wsi, c);
     case LWS_CALLBACK_CLOSED_HTTP:
     case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
+        if (c && c->role == CONN_STREAM) {
+            c->role = CONN_NONE;
+            c->route->closed(c->stream);
+            c->stream = NULL;
+            return 0;
+        }
         if (c)
             eio_poll_detach(wsi, c);
         return 0;
@@ -194,6 +210,8 @@ static int dispatch(struct gw_server *srv, struct lws *wsi, enum lws_callback_re
     case LWS_CALLBACK_SERVER_WRITEABLE:
         return eio_ws_writeable(wsi, c);
     case LWS_CALLBACK_TIMER:
+        if (c && c->role == CONN_STREAM)
+            return c->route->timer(wsi, c->stream);
         if (c && c->role == CONN_POLL_POST)
             return eio_poll_timer(srv->eng, wsi, c);
         return eio_ws_timer(wsi, c);

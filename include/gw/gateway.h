@@ -69,6 +69,11 @@ void gw_gateway_drain_store(struct gw_gateway *gw);
 size_t gw_gateway_deliver(struct gw_gateway *gw, const char *user, size_t len, const char *id,
                           struct gw_msg *msg);
 
+/* Picks the token from src (borrowed) like a Socket.IO handshake does, verifies it and counts
+ * the result in the handshake statistics. */
+enum gw_jwt_status gw_gateway_authenticate(struct gw_gateway *gw, const struct gw_jwt_sources *src,
+                                           struct gw_jwt_claims *claims);
+
 /* Registers a non-Socket.IO receiver (ops and stream borrowed until detached) for user[0..len)
  * and, with a store, starts its catch-up after `after` (a notification id, NULL for none; an
  * id that is not 24 hex digits makes the sync event say resyncRequired). valid_until is the

@@ -36,6 +36,10 @@ int gw_http_header(struct lws *wsi, int token, char *buf, size_t buflen);
 int gw_http_respond(struct lws *wsi, const struct gw_cors *cors, unsigned status,
                     const char *content_type, const void *body, size_t len);
 
+/* Writes the status line and headers of a 200 response whose body follows in later writes
+ * (LWS_WRITE_HTTP) until the connection closes (an event stream). Returns 0 or -1. */
+int gw_http_begin_stream(struct lws *wsi, const struct gw_cors *cors, const char *content_type);
+
 /* Same as gw_http_respond, with a Retry-After header of retry_after_s seconds (429, 503). */
 int gw_http_respond_retry(struct lws *wsi, const struct gw_cors *cors, unsigned status,
                           const char *content_type, const void *body, size_t len,

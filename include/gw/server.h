@@ -27,11 +27,20 @@ struct lws;
 struct gw_server;
 
 /* A plain HTTP GET route. handle writes the response with gw_http_respond() and returns 0, or
- * -1 to close the connection. */
+ * -1 to close the connection.
+ *
+ * A streaming route (handle NULL) keeps the response open: open() either answers at once
+ * (gw_http_respond) and returns NULL, or returns the route's stream; then writeable() is called
+ * on LWS_CALLBACK_HTTP_WRITEABLE (one lws_write; -1 closes), timer() when the wsi timer set with
+ * lws_set_timer_usecs() fires, and closed() exactly once when the connection goes. */
 struct gw_http_route {
     const char *path;
     int (*handle)(struct lws *wsi, void *ud);
     void *ud;
+    void *(*open)(struct lws *wsi, void *ud);
+    int (*writeable)(struct lws *wsi, void *stream);
+    int (*timer)(struct lws *wsi, void *stream);
+    void (*closed)(void *stream);
 };
 
 struct gw_server_options {
