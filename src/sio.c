@@ -191,6 +191,8 @@ static void forget_request(struct sio_client *c)
     c->req.authorization = c->req.query_token = NULL;
 }
 
+static void accept_socket(struct gw_sio_socket *sock, const char *pid, const json_t *auth);
+
 /* A CONNECT: accept, refuse, or (a second CONNECT to the same namespace) break the protocol. */
 static int on_connect_packet(struct sio_client *c, const char *nsp, const json_t *auth)
 {
@@ -228,11 +230,16 @@ static int on_connect_packet(struct sio_client *c, const char *nsp, const json_t
         return 0;
     }
     if (verdict == 0)
-        gw_sio_socket_accept(sock, NULL);
+        accept_socket(sock, NULL, auth);
     return 0;
 }
 
 void gw_sio_socket_accept(struct gw_sio_socket *sock, const char *pid)
+{
+    accept_socket(sock, pid, NULL);
+}
+
+static void accept_socket(struct gw_sio_socket *sock, const char *pid, const json_t *auth)
 {
     struct sio_client *c = sock->client;
     if (sock->joined)
@@ -249,7 +256,7 @@ void gw_sio_socket_accept(struct gw_sio_socket *sock, const char *pid)
     send_text(c, &b);
     gw_buf_free(&b);
     if (c->srv->opt.app->on_connected)
-        c->srv->opt.app->on_connected(c->srv->opt.app_ud, sock, NULL);
+        c->srv->opt.app->on_connected(c->srv->opt.app_ud, sock, auth);
 }
 
 void gw_sio_socket_refuse(struct gw_sio_socket *sock, const char *message, const json_t *data)

@@ -39,7 +39,8 @@ struct gw_sio_app {
      * connection closes first, the connect timeout keeps running) but may not send events. */
     int (*on_connect)(void *app, struct gw_sio_socket *sock, const json_t *auth,
                       struct gw_sio_reject *rej);
-    /* After the CONNECT reply went out (auth is NULL: read it in on_connect). May be NULL. */
+    /* After the CONNECT reply went out; auth as in on_connect when accepted at once, NULL
+     * after gw_sio_socket_accept(). May be NULL. */
     void (*on_connected)(void *app, struct gw_sio_socket *sock, const json_t *auth);
     /* An EVENT or BINARY_EVENT (with its attachments, else att == NULL). p is borrowed. */
     void (*on_event)(void *app, struct gw_sio_socket *sock, const struct gw_sio_packet *p,
