@@ -95,7 +95,7 @@ static const struct var vars[] = {
     STR("MONGODB_DB", G_STREAMS, mongodb_db, NULL, check_db, 0,
         "database (default: the one in the URI path, else test)"),
     STR("NOTIFICATIONS_COLLECTION", G_STREAMS, notifications_collection, "notifications",
-        check_coll, 0, "collection watched for inserts"),
+        check_coll, 0, "collection watched and read for catch-up"),
     STR("RESUME_TOKEN_COLLECTION", G_STREAMS, resume_token_collection, "changeStreamResumeTokens",
         check_coll, 0, "collection of resume tokens"),
     STR("RESUME_TOKEN_ID", G_STREAMS, resume_token_id, "notifications", NULL, 0,
