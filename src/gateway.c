@@ -76,9 +76,8 @@ static bool namespace_exists(void *app, const char *nsp)
     return strcmp(nsp, "/") == 0;
 }
 
-static int reject(struct gw_gateway *gw, enum gw_jwt_status st, struct gw_sio_reject *rej)
+static int reject(enum gw_jwt_status st, struct gw_sio_reject *rej)
 {
-    gw->stats.handshakes_rejected[st]++;
     rej->message = gw_jwt_strerror(st);
     rej->data = json_pack("{s:s}", "code", gw_jwt_code(st));
     return -1;
@@ -380,8 +379,7 @@ void gw_gateway_drain_store(struct gw_gateway *gw)
 
 /* ---- members --------------------------------------------------------------------------- */
 
-static struct member *member_new(struct gw_gateway *gw, const char *user, size_t len,
-                                 int64_t valid_until)
+static struct member *member_new(struct gw_gateway *gw, int64_t valid_until)
 {
     struct member *m = gw_calloc(1, sizeof(*m));
     m->gw = gw;
@@ -422,19 +420,15 @@ static int on_connect(void *app, struct gw_sio_socket *sock, const json_t *auth,
         src.query_token = req->query_token;
         src.query_token_len = strlen(req->query_token);
     }
-    size_t len;
-    const char *token = gw_jwt_pick_token(&src, &len);
     struct gw_jwt_claims claims;
-    enum gw_jwt_status st =
-        gw_jwt_verify(gw->jwt, token, len, (int64_t)(gw_wall_ms() / 1000), &claims);
+    enum gw_jwt_status st = gw_gateway_authenticate(gw, &src, &claims);
     if (st != GW_JWT_OK) {
         gw_log_debug("gateway", "handshake rejected: %s", gw_jwt_code(st));
-        return reject(gw, st, rej);
+        return reject(st, rej);
     }
-    struct member *m = member_new(gw, claims.user_id, claims.user_id_len, claims.valid_until);
+    struct member *m = member_new(gw, claims.valid_until);
     m->sock = sock;
     gw_sio_socket_set_ud(sock, m);
-    gw->stats.handshakes_ok++;
     gw_registry_add(gw->registry, &m->link, claims.user_id, claims.user_id_len, m);
     if (!gw->store || gw->cfg->catchup_max_count == 0)
         return 0;
@@ -634,7 +628,7 @@ struct member *gw_gateway_attach(struct gw_gateway *gw, const char *user, size_t
                                  int64_t valid_until, const char *after,
                                  const struct gw_member_ops *ops, void *stream)
 {
-    struct member *m = member_new(gw, user, len, valid_until);
+    struct member *m = member_new(gw, valid_until);
     m->ops = ops;
     m->stream = stream;
     gw_registry_add(gw->registry, &m->link, user, len, m);

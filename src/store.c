@@ -28,12 +28,12 @@
 
 #include "gw/common.h"
 #include "gw/log.h"
+#include "gw/mongo.h"
 
 #define QUEUE_CAPACITY 65536
 
 struct gw_store {
     const struct gw_config *cfg;
-    mongoc_uri_t *uri;
     mongoc_client_t *client;   /* worker thread only */
     mongoc_collection_t *coll; /* worker thread only */
     struct gw_mailbox *requests;
@@ -337,28 +337,14 @@ struct gw_store *gw_store_start(const struct gw_config *cfg, void (*wake)(void *
                                 char *err)
 {
     struct gw_store *st = gw_calloc(1, sizeof(*st));
-    bson_error_t e;
     st->cfg = cfg;
     pthread_mutex_init(&st->lock, NULL);
     pthread_cond_init(&st->cond, NULL);
     st->requests = gw_mailbox_new(QUEUE_CAPACITY, request_arrived, st);
     st->done = gw_mailbox_new(QUEUE_CAPACITY, wake, ud);
-    st->uri = mongoc_uri_new_with_error(cfg->mongodb_uri, &e);
-    if (!st->uri) {
-        gw_set_error(err, "MONGODB_URI cannot be used: %s", e.message);
+    st->client = gw_mongo_client_new(cfg->mongodb_uri, "notify-gateway-store", 0, 0, err);
+    if (!st->client)
         goto fail;
-    }
-    mongoc_uri_set_option_as_bool(st->uri, MONGOC_URI_SERVERSELECTIONTRYONCE, false);
-    if (!mongoc_uri_has_option(st->uri, MONGOC_URI_SERVERSELECTIONTIMEOUTMS))
-        mongoc_uri_set_option_as_int32(st->uri, MONGOC_URI_SERVERSELECTIONTIMEOUTMS, 5000);
-    if (!mongoc_uri_get_appname(st->uri))
-        mongoc_uri_set_appname(st->uri, "notify-gateway-store");
-    st->client = mongoc_client_new_from_uri_with_error(st->uri, &e);
-    if (!st->client) {
-        gw_set_error(err, "MONGODB_URI cannot be used: %s", e.message);
-        goto fail;
-    }
-    mongoc_client_set_error_api(st->client, MONGOC_ERROR_API_VERSION_2);
     if (pthread_create(&st->thread, NULL, run, st) != 0) {
         gw_set_error(err, "cannot start the store thread");
         goto fail;
@@ -389,7 +375,6 @@ void gw_store_free(struct gw_store *st)
     gw_mailbox_free(st->requests, free_mail, NULL);
     gw_mailbox_free(st->done, free_mail, NULL);
     mongoc_client_destroy(st->client);
-    mongoc_uri_destroy(st->uri);
     pthread_cond_destroy(&st->cond);
     pthread_mutex_destroy(&st->lock);
     free(st);

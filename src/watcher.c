@@ -35,6 +35,7 @@
 
 #include "gw/common.h"
 #include "gw/log.h"
+#include "gw/mongo.h"
 #include "gw/mailbox.h"
 #include "gw/notice.h"
 
@@ -66,7 +67,6 @@ struct gw_watcher {
     void *wake_ud;
 
     /* watcher thread only */
-    mongoc_uri_t *uri;
     mongoc_client_t *client;
     bson_t *token;         /* last token read from the stream (or loaded), NULL = from now */
     bool token_invalidate; /* token is an invalidate event's: reopen with startAfter */
@@ -507,7 +507,6 @@ static void free_mail(struct gw_mail *mail, void *ud)
 struct gw_watcher *gw_watcher_start(const struct gw_config *cfg, void (*wake)(void *ud), void *ud,
                                     char *err)
 {
-    bson_error_t e;
     struct gw_watcher *w = gw_calloc(1, sizeof(*w));
     w->cfg = cfg;
     w->wake = wake;
@@ -519,27 +518,12 @@ struct gw_watcher *gw_watcher_start(const struct gw_config *cfg, void (*wake)(vo
     pthread_cond_init(&w->cond, &attr);
     pthread_condattr_destroy(&attr);
 
-    w->uri = mongoc_uri_new_with_error(cfg->mongodb_uri, &e);
-    if (!w->uri) {
-        gw_set_error(err, "MONGODB_URI cannot be used: %s", e.message);
-        goto fail;
-    }
     /* Resumes must be transparent: wait for a primary instead of failing at once during a
      * stepdown, and never time out an awaitData getMore (research §1.5). */
-    mongoc_uri_set_option_as_bool(w->uri, MONGOC_URI_SERVERSELECTIONTRYONCE, false);
-    if (!mongoc_uri_has_option(w->uri, MONGOC_URI_SERVERSELECTIONTIMEOUTMS))
-        mongoc_uri_set_option_as_int32(w->uri, MONGOC_URI_SERVERSELECTIONTIMEOUTMS, 5000);
-    if (mongoc_uri_get_option_as_int32(w->uri, MONGOC_URI_SOCKETTIMEOUTMS, 300000) <=
-        MAX_AWAIT_MS * 5)
-        mongoc_uri_set_option_as_int32(w->uri, MONGOC_URI_SOCKETTIMEOUTMS, MAX_AWAIT_MS * 10);
-    if (!mongoc_uri_get_appname(w->uri))
-        mongoc_uri_set_appname(w->uri, "notify-gateway");
-    w->client = mongoc_client_new_from_uri_with_error(w->uri, &e);
-    if (!w->client) {
-        gw_set_error(err, "MONGODB_URI cannot be used: %s", e.message);
+    w->client = gw_mongo_client_new(cfg->mongodb_uri, "notify-gateway", MAX_AWAIT_MS * 5,
+                                    MAX_AWAIT_MS * 10, err);
+    if (!w->client)
         goto fail;
-    }
-    mongoc_client_set_error_api(w->client, MONGOC_ERROR_API_VERSION_2);
     w->mailbox = gw_mailbox_new(MAILBOX_CAPACITY, wake, ud);
     if (pthread_create(&w->thread, NULL, run, w) != 0) {
         gw_set_error(err, "cannot start the watcher thread");
@@ -549,7 +533,6 @@ struct gw_watcher *gw_watcher_start(const struct gw_config *cfg, void (*wake)(vo
 fail:
     gw_mailbox_free(w->mailbox, free_mail, NULL);
     mongoc_client_destroy(w->client);
-    mongoc_uri_destroy(w->uri);
     pthread_cond_destroy(&w->cond);
     pthread_mutex_destroy(&w->lock);
     free(w);
@@ -582,7 +565,6 @@ void gw_watcher_free(struct gw_watcher *w)
     bson_destroy(w->token);
     bson_destroy(w->saved_token);
     mongoc_client_destroy(w->client);
-    mongoc_uri_destroy(w->uri);
     pthread_cond_destroy(&w->cond);
     pthread_mutex_destroy(&w->lock);
     free(w);
