@@ -14,6 +14,7 @@ import {
     until,
     waitWatching,
 } from "./lib/stack.mjs";
+import { failPoint } from "./lib/faults.mjs";
 import { hsToken } from "./lib/tokens.mjs";
 
 function doc(user, i) {
@@ -205,6 +206,40 @@ describe("catch-up", () => {
         const [sync] = await once(s, "sync");
         assert.equal(sync.resyncRequired, true);
         assert.equal(s.connected, true);
+    });
+
+    test("a store that fails: connected anyway, recovered false, sync says resyncRequired", async () => {
+        const user = "storefail";
+        const s = io(gw.url, {
+            auth: { token: hsToken(user) },
+            forceNew: true,
+            transports: ["websocket"],
+            reconnectionDelay: 500,
+            reconnectionDelayMax: 500,
+            randomizationFactor: 0,
+        });
+        sockets.push(s);
+        const syncs = collect(s, "sync");
+        const got = collect(s);
+        await until(() => syncs.length === 1, 5000);
+        await insertMany(admin, user, 0, 1);
+        await until(() => got.length === 1, 5000);
+        const gone = once(s, "disconnect");
+        s.io.engine.close();
+        await gone;
+        await failPoint(admin, "failCommand", { times: 1 }, { failCommands: ["find"], errorCode: 2 });
+        try {
+            await once(s, "connect", 10000);
+            await until(() => syncs.length === 2, 5000);
+            const sync = syncs[1];
+            assert.equal(s.recovered, false, "a failed replay is not a recovery");
+            assert.equal(sync.resyncRequired, true);
+            assert.match(sync.error, /notification store is unavailable/);
+            assert.doesNotMatch(sync.error, /127\.0\.0\.1|mongodb:/, "no host in what clients see");
+            assert.equal(sync.offset, got[0]._id, "the client keeps its place");
+        } finally {
+            await failPoint(admin, "failCommand", "off");
+        }
     });
 
     test("catch-up is capped by CATCHUP_MAX_COUNT, newest kept, and says resyncRequired", async () => {
