@@ -38,16 +38,22 @@ export function freshUser(prefix = "u") {
 }
 
 export class Stack {
-    /** Starts mongo-emu, the gateway (extra env), the admin client and a connected bystander. */
-    static async start(env = {}) {
+    /**
+     * Starts mongo-emu, the gateway (extra env), the admin client and a connected bystander.
+     * tokenFor(user) makes the well-behaved clients' tokens (default: HS256 with TEST_SECRET).
+     */
+    static async start(env = {}, { tokenFor = (user) => hsToken(user) } = {}) {
         const st = new Stack();
+        st.tokenFor = tokenFor;
         st.mongo = await startMongo();
         st.gw = await startGateway({ ENABLE_CHANGE_STREAMS: "true", MONGODB_URI: st.mongo.uri, ...env });
         await waitWatching(st.gw.url);
         st.admin = await adminClient(st.mongo.uri);
         st.bystanderUser = freshUser("bystander");
-        st.bystander = await connectClient(st.gw.url, hsToken(st.bystanderUser));
+        st.bystander = await connectClient(st.gw.url, tokenFor(st.bystanderUser));
         st.bystanderGot = collect(st.bystander);
+        st.bystanderAt = new Map(); // _id -> performance.now() at receipt
+        st.bystander.on("notification", (doc) => st.bystanderAt.set(doc._id, performance.now()));
         st.bystanderDisconnects = 0;
         st.bystander.on("disconnect", () => (st.bystanderDisconnects += 1));
         st.bystanderSent = [];
@@ -118,7 +124,7 @@ export class Stack {
         this.gw.assertAlive();
         const user = freshUser("healthy");
         const t0 = performance.now();
-        const sock = await connectClient(this.url, hsToken(user), transports ? { transports } : {});
+        const sock = await connectClient(this.url, this.tokenFor(user), transports ? { transports } : {});
         const connectMs = performance.now() - t0;
         try {
             assert.ok(connectMs <= budgetMs, `well-behaved client took ${connectMs.toFixed(0)} ms to connect`);
@@ -139,6 +145,13 @@ export class Stack {
             sock.close();
         }
         return connectMs;
+    }
+
+    /** Delivery latencies (ms, insert call to receipt) of the bystander's notifications. */
+    bystanderLatencies() {
+        return this.bystanderSent
+            .filter((id) => this.bystanderAt.has(id))
+            .map((id) => this.bystanderAt.get(id) - this.bystanderSentAt.get(id));
     }
 
     async stop() {
