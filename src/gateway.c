@@ -51,6 +51,20 @@ struct pending {
     char id[GW_STORE_OID_LEN + 1]; /* "" for updates and deletes */
 };
 
+/* A member's catch-up: allocated when it connects, freed once the replay is done and its ids
+ * need no more checking, so an idle member carries none of it. */
+struct catchup {
+    bool waiting;                 /* the read is in flight: live messages go to pending */
+    bool deferred;                /* the CONNECT reply waits for the read */
+    bool bad_offset;              /* the client sent an offset we cannot resume from */
+    char client_pid[PID_LEN + 1]; /* the pid the client sent, "" none */
+    struct pending *pending;
+    size_t n_pending, cap_pending;
+    char (*seen)[GW_STORE_OID_LEN + 1]; /* replayed ids, sorted */
+    size_t n_seen;
+    uint64_t seen_until_ms;
+};
+
 /* The app's state of one authenticated receiver. */
 struct member {
     struct gw_registry_link link;
@@ -59,16 +73,10 @@ struct member {
     const struct gw_member_ops *ops; /* SSE streams only */
     void *stream;
     int64_t valid_until; /* wall-clock seconds at which the token stops being valid, 0 = never */
-    struct gw_store_req *reqs;    /* in flight, linked through owner_next */
-    bool waiting;                 /* catch-up in flight: live messages go to pending */
-    bool deferred;                /* the CONNECT reply waits for the catch-up */
-    bool bad_offset;              /* the client sent an offset we cannot resume from */
-    char client_pid[PID_LEN + 1]; /* the pid the client sent, "" none */
-    struct pending *pending;
-    size_t n_pending, cap_pending;
-    char (*seen)[GW_STORE_OID_LEN + 1]; /* replayed ids, sorted */
-    size_t n_seen;
-    uint64_t seen_until_ms;
+    struct gw_store_req *reqs; /* in flight, linked through owner_next */
+    struct catchup *cu;        /* NULL when no catch-up state is needed */
+    bool pinned;               /* finish_catchup is sending: a close only marks it dead */
+    bool dead;
 };
 
 static bool namespace_exists(void *app, const char *nsp)
@@ -105,32 +113,43 @@ static int cmp_id(const void *a, const void *b)
     return memcmp(a, b, GW_STORE_OID_LEN);
 }
 
+static void catchup_free(struct member *m)
+{
+    struct catchup *cu = m->cu;
+    if (!cu)
+        return;
+    for (size_t i = 0; i < cu->n_pending; i++)
+        gw_msg_unref(cu->pending[i].msg);
+    free(cu->pending);
+    free(cu->seen);
+    free(cu);
+    m->cu = NULL;
+}
+
 /* True when the live copy of a replayed notification must be skipped. */
 static bool already_replayed(struct member *m, const char *id)
 {
-    if (!m->n_seen || !id || !id[0])
+    if (!m->cu || !id || !id[0])
         return false;
-    if (gw_now_ms() > m->seen_until_ms) {
-        free(m->seen);
-        m->seen = NULL;
-        m->n_seen = 0;
+    if (gw_now_ms() > m->cu->seen_until_ms) {
+        catchup_free(m);
         return false;
     }
-    return bsearch(id, m->seen, m->n_seen, sizeof(*m->seen), cmp_id) != NULL;
+    return bsearch(id, m->cu->seen, m->cu->n_seen, sizeof(*m->cu->seen), cmp_id) != NULL;
 }
 
 static void hold(struct member *m, struct gw_msg *msg, const char *id)
 {
-    if (m->n_pending == PENDING_MAX) {
+    if (m->cu->n_pending == PENDING_MAX) {
         /* The store is far behind: let the client reconnect and catch up from its offset. */
         member_close(m);
         return;
     }
-    if (m->n_pending == m->cap_pending) {
-        m->cap_pending = m->cap_pending ? m->cap_pending * 2 : 16;
-        m->pending = gw_realloc(m->pending, m->cap_pending * sizeof(*m->pending));
+    if (m->cu->n_pending == m->cu->cap_pending) {
+        m->cu->cap_pending = m->cu->cap_pending ? m->cu->cap_pending * 2 : 16;
+        m->cu->pending = gw_realloc(m->cu->pending, m->cu->cap_pending * sizeof(*m->cu->pending));
     }
-    struct pending *p = &m->pending[m->n_pending++];
+    struct pending *p = &m->cu->pending[m->cu->n_pending++];
     p->msg = gw_msg_ref(msg);
     snprintf(p->id, sizeof(p->id), "%s", id ? id : "");
 }
@@ -138,7 +157,7 @@ static void hold(struct member *m, struct gw_msg *msg, const char *id)
 /* Live delivery to one member: held during its catch-up, skipped when catch-up sent it. */
 static int deliver_live(struct member *m, struct gw_msg *msg, const char *id)
 {
-    if (m->waiting) {
+    if (m->cu && m->cu->waiting) {
         hold(m, msg, id);
         return 0;
     }
@@ -179,7 +198,7 @@ static void pick_after(struct member *m, const json_t *auth, char out[GW_STORE_O
             continue;
         const char *s = json_string_value(v);
         if (!s || !gw_store_oid_valid(s, json_string_length(v))) {
-            m->bad_offset = true;
+            m->cu->bad_offset = true;
             continue;
         }
         char low[GW_STORE_OID_LEN + 1];
@@ -194,12 +213,12 @@ static void remember_replayed(struct member *m, const struct gw_store_req *r)
 {
     if (!r->n_items)
         return;
-    m->seen = gw_realloc(m->seen, r->n_items * sizeof(*m->seen));
+    m->cu->seen = gw_realloc(m->cu->seen, r->n_items * sizeof(*m->cu->seen));
     for (size_t i = 0; i < r->n_items; i++)
-        memcpy(m->seen[i], r->items[i].id, sizeof(*m->seen));
-    m->n_seen = r->n_items;
-    qsort(m->seen, m->n_seen, sizeof(*m->seen), cmp_id);
-    m->seen_until_ms = gw_now_ms() + SEEN_KEEP_MS;
+        memcpy(m->cu->seen[i], r->items[i].id, sizeof(*m->cu->seen));
+    m->cu->n_seen = r->n_items;
+    qsort(m->cu->seen, m->cu->n_seen, sizeof(*m->cu->seen), cmp_id);
+    m->cu->seen_until_ms = gw_now_ms() + SEEN_KEEP_MS;
 }
 
 static struct gw_msg *encode_replayed(const struct gw_gateway *gw, const struct gw_store_item *it)
@@ -246,39 +265,62 @@ static const char *sync_offset(const struct gw_store_req *r)
     return r->newest[0] ? r->newest : ZERO_OID;
 }
 
+static void member_free(struct member *m);
+
+/* Sends one message of the catch-up; false once the member is gone (a send may close a slow
+ * consumer, and the close frees what the socket's owner held). */
+static bool send_pinned(struct member *m, struct gw_msg *msg)
+{
+    member_send(m, msg);
+    gw_msg_unref(msg);
+    return !m->dead;
+}
+
 /* The read answered (or could not be asked): CONNECT reply if deferred, replay, sync, then
- * what arrived live meanwhile. r may be NULL (queue full) and is borrowed. */
+ * what arrived live meanwhile. Exactly one of r and failed is set; both are borrowed. */
 static void finish_catchup(struct member *m, struct gw_store_req *r, struct gw_store_req *failed)
 {
     struct gw_gateway *gw = m->gw;
+    struct catchup *cu = m->cu;
     const struct gw_store_req *res = r ? r : failed;
-    bool complete = res->status == 0 && !res->truncated && !m->bad_offset;
-    m->waiting = false;
-    if (m->deferred) {
+    bool complete = res->status == 0 && !res->truncated && !cu->bad_offset;
+    cu->waiting = false;
+    m->pinned = true;
+    if (cu->deferred) {
         char pid[PID_LEN + 1];
-        m->deferred = false;
-        if (complete && m->client_pid[0])
-            memcpy(pid, m->client_pid, sizeof(pid));
+        cu->deferred = false;
+        if (complete && cu->client_pid[0])
+            memcpy(pid, cu->client_pid, sizeof(pid));
         else
             gw_random_id(pid, PID_LEN);
         gw_sio_socket_accept(m->sock, pid);
+        if (m->dead)
+            goto out;
     }
     for (size_t i = 0; i < res->n_items; i++) {
-        struct gw_msg *msg = encode_replayed(gw, &res->items[i]);
-        member_send(m, msg);
-        gw_msg_unref(msg);
+        if (!send_pinned(m, encode_replayed(gw, &res->items[i])))
+            goto out;
     }
     gw->stats.replayed += res->n_items;
     remember_replayed(m, res);
-    struct gw_msg *sync = encode_sync(res, sync_offset(res), !complete);
-    member_send(m, sync);
-    gw_msg_unref(sync);
-    size_t n = m->n_pending;
-    m->n_pending = 0;
+    if (!send_pinned(m, encode_sync(res, sync_offset(res), !complete)))
+        goto out;
+    struct pending *held = cu->pending;
+    size_t n = cu->n_pending;
+    cu->pending = NULL;
+    cu->n_pending = cu->cap_pending = 0;
+    if (!cu->n_seen)
+        catchup_free(m); /* nothing to check live copies against */
     for (size_t i = 0; i < n; i++) {
-        deliver_live(m, m->pending[i].msg, m->pending[i].id);
-        gw_msg_unref(m->pending[i].msg);
+        if (!m->dead)
+            deliver_live(m, held[i].msg, held[i].id);
+        gw_msg_unref(held[i].msg);
     }
+    free(held);
+out:
+    m->pinned = false;
+    if (m->dead)
+        member_free(m);
 }
 
 static void start_catchup(struct gw_gateway *gw, struct member *m, const char *user, size_t len,
@@ -286,7 +328,7 @@ static void start_catchup(struct gw_gateway *gw, struct member *m, const char *u
 {
     struct gw_store_req *r = gw_store_req_new(GW_STORE_CATCHUP, user, len);
     memcpy(r->after, after, sizeof(r->after));
-    m->waiting = true;
+    m->cu->waiting = true;
     if (gw_store_submit(gw->store, r) == 0) {
         track(m, r);
         return;
@@ -389,12 +431,13 @@ static struct member *member_new(struct gw_gateway *gw, int64_t valid_until)
 
 static void member_free(struct member *m)
 {
+    if (m->pinned) {
+        m->dead = true;
+        return;
+    }
     for (struct gw_store_req *r = m->reqs; r; r = r->owner_next)
         r->cancelled = true;
-    for (size_t i = 0; i < m->n_pending; i++)
-        gw_msg_unref(m->pending[i].msg);
-    free(m->pending);
-    free(m->seen);
+    catchup_free(m);
     gw_registry_remove(m->gw->registry, &m->link);
     free(m);
 }
@@ -432,13 +475,14 @@ static int on_connect(void *app, struct gw_sio_socket *sock, const json_t *auth,
     gw_registry_add(gw->registry, &m->link, claims.user_id, claims.user_id_len, m);
     if (!gw->store || gw->cfg->catchup_max_count == 0)
         return 0;
+    m->cu = gw_calloc(1, sizeof(*m->cu));
     char after[GW_STORE_OID_LEN + 1];
     pick_after(m, auth, after);
     const json_t *pid = json_object_get(auth, "pid");
     if (json_is_string(pid) && json_string_length(pid) == PID_LEN)
-        memcpy(m->client_pid, json_string_value(pid), PID_LEN + 1);
-    m->deferred = after[0] != '\0';
-    if (!m->deferred) {
+        memcpy(m->cu->client_pid, json_string_value(pid), PID_LEN + 1);
+    m->cu->deferred = after[0] != '\0';
+    if (!m->cu->deferred) {
         /* A first connect: joined now, with a fresh pid so the stock client starts recording
          * offsets; the sync event follows when the store answers. */
         char fresh[PID_LEN + 1];
@@ -634,10 +678,11 @@ struct member *gw_gateway_attach(struct gw_gateway *gw, const char *user, size_t
     gw_registry_add(gw->registry, &m->link, user, len, m);
     if (gw->store && gw->cfg->catchup_max_count > 0) {
         char from[GW_STORE_OID_LEN + 1] = "";
+        m->cu = gw_calloc(1, sizeof(*m->cu));
         if (after && gw_store_oid_valid(after, strlen(after)))
             memcpy(from, after, sizeof(from));
         else if (after)
-            m->bad_offset = true;
+            m->cu->bad_offset = true;
         start_catchup(gw, m, user, len, from);
     }
     return m;
