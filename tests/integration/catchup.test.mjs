@@ -264,6 +264,33 @@ describe("catch-up", () => {
         }
     });
 
+    test("a replay bigger than the outbox closes that client, and only that client", async () => {
+        const small = await startGateway({ ...env(), OUTBOX_MAX_BYTES: "2048" });
+        try {
+            await waitWatching(small.url);
+            const user = "flooded";
+            const [seen] = await insertMany(admin, user, 0, 1);
+            await insertMany(admin, user, 1, 60);
+            const s = io(small.url, {
+                auth: { token: hsToken(user), lastNotificationId: seen },
+                forceNew: true,
+                reconnection: false,
+                transports: ["polling"],
+            });
+            const reason = await once(s, "disconnect", 10000);
+            assert.ok(reason.length);
+            const health = await fetch(`${small.url}/api/health`);
+            assert.equal(health.status, 200, "the gateway survives a close in mid-replay");
+            small.assertAlive();
+            const other = await connectClient(small.url, hsToken("bystander"));
+            assert.equal(other.connected, true);
+            other.close();
+            s.close();
+        } finally {
+            await small.stop();
+        }
+    });
+
     test("nothing is lost across a kill -9 and restart of the gateway", async () => {
         const first = await startGateway(env());
         await waitWatching(first.url);
