@@ -1,0 +1,232 @@
+/* write-ceiling -- the machine's raw write() ceiling for the benchmark: how many WebSocket
+ * frames of one notification's size one core can write() to N connected loopback sockets per
+ * second, round-robin, doing nothing else. The gateway's deliveries/s target is a fraction of
+ * this number (issue 7), so it is measured on the same machine, in the same run.
+ *
+ * DESIGN. The parent (the writer, on --writer-cpu) listens on 127.0.0.1, forks a reader child
+ * (on --reader-cpu) that opens N connections and drains them with epoll, then accepts the N
+ * connections and writes one pre-built unmasked text frame to each in turn for --seconds.
+ * Splitting the ends over two processes keeps each under the 20,000 open-file limit. On
+ * loopback the writer's core also runs the receiver's TCP input path, as it does for a server
+ * under test, so this is the right ceiling for a loopback benchmark. A write that would block
+ * is counted and skipped, never retried in a loop. Output: one JSON line on stdout.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+struct opts {
+    int sockets;
+    int size; /* whole frame, header included */
+    double seconds;
+    int writer_cpu, reader_cpu;
+};
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static _Noreturn void die(const char *what)
+{
+    fprintf(stderr, "write-ceiling: %s: %s\n", what, strerror(errno));
+    exit(1);
+}
+
+static void pin(int cpu)
+{
+    if (cpu < 0)
+        return;
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    if (sched_setaffinity(0, sizeof(set), &set) != 0)
+        die("sched_setaffinity");
+}
+
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
+/* The reader: N connections from 127.0.0.2.. (a new source address every 20,000 sockets, so
+ * ephemeral ports never run out), drained until the writer closes them. */
+static _Noreturn void reader(const struct opts *o, struct sockaddr_in dst)
+{
+    pin(o->reader_cpu);
+    int ep = epoll_create1(0);
+    if (ep < 0)
+        die("epoll_create1");
+    for (int i = 0; i < o->sockets; i++) {
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        if (fd < 0)
+            die("socket");
+        struct sockaddr_in src = {.sin_family = AF_INET,
+                                  .sin_addr.s_addr = htonl(0x7f000002u + (uint32_t)(i / 20000))};
+        int one = 1;
+        setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
+        if (bind(fd, (struct sockaddr *)&src, sizeof(src)) != 0 ||
+            connect(fd, (struct sockaddr *)&dst, sizeof(dst)) != 0)
+            die("connect");
+        struct epoll_event ev = {.events = EPOLLIN, .data.fd = fd};
+        if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) != 0)
+            die("epoll_ctl");
+    }
+    static char sink[1 << 16];
+    struct epoll_event evs[256];
+    int open = o->sockets;
+    while (open > 0) {
+        int n = epoll_wait(ep, evs, 256, -1);
+        for (int i = 0; i < n; i++) {
+            ssize_t r = read(evs[i].data.fd, sink, sizeof(sink));
+            if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR)) {
+                close(evs[i].data.fd);
+                open--;
+            }
+        }
+    }
+    _exit(0);
+}
+
+/* A server text frame of exactly size bytes: FIN+text, 7- or 16-bit length, JSON-ish body. */
+static size_t build_frame(uint8_t *f, int size)
+{
+    int hdr = size - 2 < 126 ? 2 : 4;
+    int body = size - hdr;
+    f[0] = 0x81;
+    if (hdr == 2) {
+        f[1] = (uint8_t)body;
+    } else {
+        f[1] = 126;
+        f[2] = (uint8_t)(body >> 8);
+        f[3] = (uint8_t)body;
+    }
+    static const char text[] = "42[\"notification\",{\"_id\":\"0123456789abcdef01234567\"}]";
+    for (int i = 0; i < body; i++)
+        f[hdr + i] = (uint8_t)text[i % (int)(sizeof(text) - 1)];
+    return (size_t)size;
+}
+
+static void parse(int argc, char **argv, struct opts *o)
+{
+    static const struct option longs[] = {
+        {"sockets", required_argument, 0, 'n'},    {"size", required_argument, 0, 's'},
+        {"seconds", required_argument, 0, 't'},    {"writer-cpu", required_argument, 0, 'w'},
+        {"reader-cpu", required_argument, 0, 'r'}, {0, 0, 0, 0}};
+    *o = (struct opts){
+        .sockets = 10000, .size = 120, .seconds = 3, .writer_cpu = -1, .reader_cpu = -1};
+    int ch;
+    while ((ch = getopt_long(argc, argv, "", longs, NULL)) != -1) {
+        switch (ch) {
+        case 'n':
+            o->sockets = atoi(optarg);
+            break;
+        case 's':
+            o->size = atoi(optarg);
+            break;
+        case 't':
+            o->seconds = atof(optarg);
+            break;
+        case 'w':
+            o->writer_cpu = atoi(optarg);
+            break;
+        case 'r':
+            o->reader_cpu = atoi(optarg);
+            break;
+        default:
+            fprintf(stderr, "usage: write-ceiling [--sockets N] [--size BYTES] [--seconds S] "
+                            "[--writer-cpu C] [--reader-cpu C]\n");
+            exit(2);
+        }
+    }
+    if (o->sockets < 1 || o->sockets > 19000 || o->size < 3 || o->size > 65535 ||
+        !(o->seconds > 0 && o->seconds <= 60)) {
+        fprintf(stderr, "write-ceiling: sockets 1..19000, size 3..65535, seconds (0, 60]\n");
+        exit(2);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    struct opts o;
+    parse(argc, argv, &o);
+    raise_fd_limit();
+    signal(SIGPIPE, SIG_IGN);
+    int lfd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(0x7f000001u)};
+    socklen_t alen = sizeof(addr);
+    if (lfd < 0 || bind(lfd, (struct sockaddr *)&addr, sizeof(addr)) != 0 ||
+        listen(lfd, 4096) != 0 || getsockname(lfd, (struct sockaddr *)&addr, &alen) != 0)
+        die("listen");
+    pid_t child = fork();
+    if (child < 0)
+        die("fork");
+    if (child == 0) {
+        close(lfd);
+        reader(&o, addr);
+    }
+    pin(o.writer_cpu);
+    int *fds = malloc(sizeof(int) * (size_t)o.sockets);
+    if (!fds)
+        die("malloc");
+    for (int i = 0; i < o.sockets; i++) {
+        fds[i] = accept4(lfd, NULL, NULL, SOCK_NONBLOCK);
+        if (fds[i] < 0)
+            die("accept");
+        int one = 1;
+        setsockopt(fds[i], IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    }
+    uint8_t frame[65536];
+    size_t len = build_frame(frame, o.size);
+    uint64_t writes = 0, blocked = 0;
+    double t0 = now_s(), t = t0;
+    struct rusage r0, r1;
+    getrusage(RUSAGE_SELF, &r0);
+    while (t - t0 < o.seconds) {
+        for (int i = 0; i < o.sockets; i++) {
+            ssize_t w = write(fds[i], frame, len);
+            if (w == (ssize_t)len)
+                writes++;
+            else if (w < 0 && errno == EAGAIN)
+                blocked++;
+            else
+                die("write");
+        }
+        t = now_s();
+    }
+    getrusage(RUSAGE_SELF, &r1);
+    double cpu = (double)(r1.ru_utime.tv_sec - r0.ru_utime.tv_sec) +
+                 (double)(r1.ru_utime.tv_usec - r0.ru_utime.tv_usec) / 1e6 +
+                 (double)(r1.ru_stime.tv_sec - r0.ru_stime.tv_sec) +
+                 (double)(r1.ru_stime.tv_usec - r0.ru_stime.tv_usec) / 1e6;
+    double wall = t - t0;
+    for (int i = 0; i < o.sockets; i++)
+        close(fds[i]);
+    waitpid(child, NULL, 0);
+    printf("{\"tool\": \"write-ceiling\", \"sockets\": %d, \"frameBytes\": %zu, \"seconds\": %.3f, "
+           "\"writes\": %llu, \"wouldBlock\": %llu, \"writesPerSecond\": %.0f, "
+           "\"cpuSeconds\": %.3f, \"usPerWrite\": %.2f}\n",
+           o.sockets, len, wall, (unsigned long long)writes, (unsigned long long)blocked,
+           (double)writes / wall, cpu, writes ? cpu * 1e6 / (double)writes : 0.0);
+    return 0;
+}

@@ -1,0 +1,724 @@
+// run.mjs -- runs every benchmark scenario of issue 7 against notify-gateway and against the Node
+// peer (bench/peer) in the same invocation and writes bench/results/<date>-<sha>.{md,json} and
+// bench/results/latest.md. See bench/README.md for what each figure means.
+//
+// DESIGN. Each round starts, for each server in turn (A B, then B A, ...: alternating so a
+// drift of the shared machine hits both), a fresh mongo-emu and a fresh server, runs the
+// scenarios c (idle connections and memory), d (handshake rates), a (latency) and b (maximum
+// deliveries/s) against it, and stops both. The server is pinned to core 0; everything else
+// (mongo-emu, every gw-loadgen process, insert.mjs) to core 1, the same for both servers:
+// mongo-emu is the input path, not the system under test, so it must not take the server's
+// core, and it gets the same core whichever server runs. Each scenario records the server's CPU
+// time (/proc/<pid>/stat) and both cores' busy share (/proc/stat), so a reader can see whether
+// the server or the load side was the bottleneck. The reported figure is the median over the
+// rounds, with the range. A scenario in which any notification was lost or duplicated, any
+// connection failed or dropped, or the generator saw a protocol error is marked INVALID.
+//
+// Usage: node bench/run.mjs [--quick] [--rounds N] [--build DIR] [--only a,b,c,d]
+//                           [--servers gateway,peer] [--out DIR] [--gateway-bin FILE]
+//                           [--perf DIR]
+// --gateway-bin runs another gateway build (e.g. an older commit, for a before/after figure);
+// --perf DIR records each server with `perf record -g` into DIR/<server>-<round>.data.
+// Every process it starts listens on or connects to 127.0.0.0/8 only, and each phase has a
+// time bound; the script stops what it started (by pid) on exit.
+import { spawn, execFileSync } from "node:child_process";
+import { randomBytes, generateKeyPairSync } from "node:crypto";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { get } from "node:http";
+import { cpus, tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const repo = dirname(here);
+
+const { values: opt } = parseArgs({
+    options: {
+        quick: { type: "boolean", default: false },
+        rounds: { type: "string" },
+        build: { type: "string", default: process.env.BUILD_DIR || join(repo, "build") },
+        only: { type: "string", default: "c,d,a,b" },
+        servers: { type: "string", default: "gateway,peer" },
+        out: { type: "string", default: join(here, "results") },
+        "gateway-bin": { type: "string" },
+        perf: { type: "string" },
+    },
+});
+
+const quick = opt.quick;
+const rounds = Number(opt.rounds ?? (quick ? 1 : 3));
+const only = new Set(opt.only.split(","));
+const serverNames = opt.servers.split(",");
+const SERVER_CPU = "0";
+const LOAD_CPU = "1";
+
+// Sizes: the full matrix, or --quick (one round, smaller counts, under 3 minutes).
+const P = quick
+    ? { idleConns: 6000, hsConns: 3000, bgIdle: 2000, latUsers: 500, latSeconds: 4,
+        latRates: [100, 1000, 5000],
+        max: [{ users: 2000, per: 1, rate: 20000, seconds: 2 },
+              { users: 200, per: 16, rate: 5000, seconds: 2 },
+              { users: 1, per: 2000, rate: 50, seconds: 2 }],
+        ceiling: [2000, 3200] }
+    : { idleConns: 19500, hsConns: 10000, bgIdle: 10000, latUsers: 1000, latSeconds: 10,
+        latRates: [100, 1000, 5000],
+        max: [{ users: 10000, per: 1, rate: 30000, seconds: 4 },
+              { users: 1000, per: 16, rate: 12000, seconds: 5 },
+              { users: 1, per: 5000, rate: 60, seconds: 4 }],
+        ceiling: [10000, 16000, 5000] };
+
+const bin = {
+    gateway: opt["gateway-bin"] || join(opt.build, "notify-gateway"),
+    emu: join(opt.build, "tools/mongo-emu/mongo-emu"),
+    loadgen: join(opt.build, "bench/loadgen/gw-loadgen"),
+    ceiling: join(opt.build, "bench/ceiling/write-ceiling"),
+};
+for (const [k, p] of Object.entries(bin))
+    if (!existsSync(p)) {
+        console.error(`run.mjs: ${k} not found at ${p}: build first (cmake --build ${opt.build})`);
+        process.exit(2);
+    }
+
+const log = (...a) => console.error(`[${new Date().toISOString().slice(11, 19)}]`, ...a);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// ---- processes -----------------------------------------------------------------------------
+
+const live = new Set();
+function start(name, cmd, args, { cpu, env = {}, quiet = true } = {}) {
+    const child = spawn("taskset", ["-c", cpu, cmd, ...args], {
+        env: { ...process.env, ...env },
+        stdio: ["ignore", "pipe", "pipe"],
+    });
+    live.add(child);
+    const proc = { name, child, pid: child.pid, out: "", err: "", exited: null };
+    child.stdout.on("data", (d) => (proc.out += d));
+    child.stderr.on("data", (d) => {
+        proc.err += d;
+        if (!quiet) process.stderr.write(d);
+    });
+    proc.exited = new Promise((resolve) =>
+        child.on("exit", (code, sig) => {
+            live.delete(child);
+            resolve({ code, sig });
+        }));
+    return proc;
+}
+
+async function waitText(proc, re, ms) {
+    const until = Date.now() + ms;
+    while (Date.now() < until) {
+        if (re.test(proc.err) || re.test(proc.out)) return true;
+        if (proc.child.exitCode !== null) break;
+        await sleep(20);
+    }
+    throw new Error(`${proc.name}: no ${re} within ${ms} ms; stderr: ${proc.err.slice(-400)}`);
+}
+
+async function stop(proc, ms = 5000) {
+    if (proc.child.exitCode !== null || proc.child.signalCode !== null) return proc.exited;
+    proc.child.kill("SIGTERM");
+    const t = setTimeout(() => proc.child.kill("SIGKILL"), ms);
+    const r = await proc.exited;
+    clearTimeout(t);
+    return r;
+}
+
+function cleanup() {
+    for (const c of live) c.kill("SIGKILL");
+}
+process.on("exit", cleanup);
+for (const s of ["SIGINT", "SIGTERM"]) process.on(s, () => process.exit(130));
+
+// ---- measurements --------------------------------------------------------------------------
+
+const TICK = Number(execFileSync("getconf", ["CLK_TCK"]).toString()) || 100;
+
+function cpuSeconds(pid) {
+    const s = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const f = s.slice(s.lastIndexOf(")") + 2).split(" ");
+    return (Number(f[11]) + Number(f[12])) / TICK; // utime, stime (fields 14, 15)
+}
+
+function memKb(pid) {
+    const st = readFileSync(`/proc/${pid}/status`, "utf8");
+    const rss = Number(/VmRSS:\s+(\d+)/.exec(st)[1]);
+    let pd = null;
+    try {
+        const r = readFileSync(`/proc/${pid}/smaps_rollup`, "utf8");
+        pd = Number(/Private_Dirty:\s+(\d+)/.exec(r)[1]);
+    } catch {}
+    const fds = Number(execFileSync("ls", [`/proc/${pid}/fd`]).toString().split("\n").length - 1);
+    return { rss, privateDirty: pd, fds };
+}
+
+function kernelMem() {
+    const mi = readFileSync("/proc/meminfo", "utf8");
+    const slab = Number(/Slab:\s+(\d+)/.exec(mi)[1]);
+    const ss = readFileSync("/proc/net/sockstat", "utf8");
+    const tcp = /TCP: inuse (\d+) orphan \d+ tw (\d+) alloc (\d+) mem (\d+)/.exec(ss);
+    return { slabKb: slab, tcpInuse: Number(tcp[1]), tcpTw: Number(tcp[2]),
+             tcpMemPages: Number(tcp[4]) };
+}
+
+// Busy jiffies of core 0 and core 1, for the share each was busy over a window.
+function coreTicks() {
+    const out = {};
+    for (const line of readFileSync("/proc/stat", "utf8").split("\n")) {
+        const m = /^cpu(\d+) (.*)/.exec(line);
+        if (!m) continue;
+        const v = m[2].trim().split(/\s+/).map(Number);
+        out[m[1]] = { busy: v[0] + v[1] + v[2] + v[5] + v[6] + v[7], total: v.reduce((a, b) => a + b) };
+    }
+    return out;
+}
+
+// A window over which the server's CPU and both cores' busy shares are measured.
+function window(server) {
+    const t0 = process.hrtime.bigint(), c0 = cpuSeconds(server.pid), k0 = coreTicks();
+    return () => {
+        const wall = Number(process.hrtime.bigint() - t0) / 1e9;
+        const k1 = coreTicks();
+        const busy = (c) => (k1[c].busy - k0[c].busy) / Math.max(1, k1[c].total - k0[c].total);
+        return { wall, serverCpu: cpuSeconds(server.pid) - c0,
+                 serverCore: busy(SERVER_CPU), loadCore: busy(LOAD_CPU) };
+    };
+}
+
+function health(port) {
+    return new Promise((resolve) => {
+        const req = get({ host: "127.0.0.1", port, path: "/api/health", timeout: 1000 }, (res) => {
+            res.resume();
+            resolve(res.statusCode);
+        });
+        req.on("error", () => resolve(0));
+        req.on("timeout", () => req.destroy());
+    });
+}
+
+// ---- the load side -------------------------------------------------------------------------
+
+let srcBlock = 0;
+// Four source addresses per generator process, a new block each time, so processes never share
+// ephemeral ports and TIME_WAIT left by one phase does not crowd the next.
+function sources() {
+    const b = srcBlock++ % 60;
+    return `127.0.0.${2 + b * 4}-127.0.0.${5 + b * 4}`;
+}
+
+let reportSeq = 0;
+function loadgen(ctx, { users, per, offset = 0, hold, concurrency = 256, alg = "HS256",
+                        expect, untilComplete = false }) {
+    const report = join(ctx.tmp, `lg-${reportSeq++}.json`);
+    const args = ["--url", `http://127.0.0.1:${ctx.port}`, "--users", String(users),
+                  "--sockets-per-user", String(per), "--user-offset", String(offset),
+                  "--sources", sources(), "--ramp", "0", "--concurrency", String(concurrency),
+                  "--hold", String(hold), "--timeout", "30", "--report", report];
+    if (alg === "RS256") args.push("--alg", "RS256", "--key", ctx.rsaKey);
+    else args.push("--secret", ctx.secret);
+    if (expect !== undefined) args.push("--expect-per-user", String(expect));
+    if (untilComplete) args.push("--until-complete");
+    const p = start(`gw-loadgen#${reportSeq}`, bin.loadgen, args, { cpu: LOAD_CPU });
+    p.settled = () => waitText(p, /gw-loadgen: settled/, 120000);
+    p.report = async () => {
+        const r = await p.exited;
+        if (r.code !== 0) throw new Error(`gw-loadgen exited ${r.code}: ${p.err.slice(-400)}`);
+        return JSON.parse(readFileSync(report, "utf8"));
+    };
+    return p;
+}
+
+// Splits sockets over processes: by users when there are enough, else by sockets per user.
+function split(users, per, procs) {
+    if (users >= procs)
+        return Array.from({ length: procs }, (_, i) => ({
+            users: Math.floor(users / procs) + (i < users % procs ? 1 : 0),
+            offset: i * Math.floor(users / procs) + Math.min(i, users % procs), per }));
+    return Array.from({ length: procs }, (_, i) => ({
+        users, offset: 0, per: Math.floor(per / procs) + (i < per % procs ? 1 : 0) }));
+}
+
+// sentAt "actual" (the instant the insert goes out) for latency: the inserter's timer wakes up to
+// a millisecond late, which "scheduled" would count as server latency at low rates, and the
+// inserter waits only on mongo-emu, never on the server under test, so a server stall cannot
+// hold inserts back and hide itself (no coordinated omission on the server's side).
+async function insert(ctx, { users, offset = 0, rate, seconds, sentAt = "actual" }) {
+    const p = start("insert.mjs", process.execPath,
+                    [join(here, "loadgen/insert.mjs"), "--uri", ctx.mongoUri, "--users", String(users),
+                     "--user-offset", String(offset), "--rate", String(rate),
+                     "--duration", String(seconds), "--sent-at", sentAt],
+                    { cpu: LOAD_CPU });
+    const r = await p.exited;
+    if (r.code !== 0) throw new Error(`insert.mjs exited ${r.code}: ${p.err.slice(-400)}`);
+    return JSON.parse(p.out.trim().split("\n").pop());
+}
+
+// What went wrong in a set of generator reports, or null when every check held.
+function problems(reports) {
+    const sum = (f) => reports.reduce((a, r) => a + f(r), 0);
+    const n = reports.map((r) => r.notifications);
+    const bad = {
+        failed: sum((r) => r.connections.failed),
+        dropped: sum((r) => Object.values(r.connections.droppedAfterReady).reduce((a, b) => a + b, 0)),
+        protocolErrors: sum((r) => Object.values(r.connections.protocolErrors).reduce((a, b) => a + b, 0)),
+        lost: n.reduce((a, x) => a + x.lost, 0),
+        duplicates: n.reduce((a, x) => a + x.duplicates, 0),
+        reordered: n.reduce((a, x) => a + x.reordered, 0),
+        crossUser: n.reduce((a, x) => a + x.crossUser, 0),
+        malformed: n.reduce((a, x) => a + x.malformed, 0),
+    };
+    const left = Object.fromEntries(Object.entries(bad).filter(([, v]) => v > 0));
+    return Object.keys(left).length ? left : null;
+}
+
+function genCpu(reports, wall) {
+    const s = reports.reduce((a, r) => a + r.cpu.userSeconds + r.cpu.systemSeconds, 0);
+    return { seconds: round(s, 2), shareOfLoadCore: round(s / wall, 2) };
+}
+
+const round = (x, d = 1) => (x === null || x === undefined ? null : Number(x.toFixed(d)));
+
+// ---- servers -------------------------------------------------------------------------------
+
+let portSeq = 0;
+async function startServer(name, ctx) {
+    const k = portSeq++;
+    // Below the ephemeral range, and a fresh pair of ports for every server started.
+    ctx.port = 20000 + (process.pid % 100) * 100 + (k % 50) * 2;
+    const emuPort = ctx.port + 1;
+    const emu = start("mongo-emu", bin.emu, ["--port", String(emuPort), "--oplog-size", "5000000"],
+                      { cpu: LOAD_CPU });
+    await waitText(emu, /listening/, 5000);
+    ctx.mongoUri = `mongodb://127.0.0.1:${emuPort}/?replicaSet=rs0`;
+    const env = {
+        PORT: String(ctx.port), HOST: "127.0.0.1", MONGODB_URI: ctx.mongoUri,
+        JWT_SECRET: ctx.secret, JWT_PUBLIC_KEY_FILE: ctx.rsaPub,
+        NOTIFICATIONS_COLLECTION: "notifications", NOTIFICATION_EVENT: "notification",
+    };
+    let server;
+    if (name === "gateway")
+        server = start("notify-gateway", bin.gateway, [], {
+            cpu: SERVER_CPU,
+            env: { ...env, ENABLE_CHANGE_STREAMS: "true", MAX_SOCKETS_PER_USER: "10000",
+                   HANDSHAKE_RATE_PER_IP: "0", CLIENT_EVENTS_PER_SECOND: "0", LOG_FORMAT: "text" },
+        });
+    else
+        server = start("peer", process.execPath, [join(here, "peer/server.mjs")],
+                       { cpu: SERVER_CPU, env });
+    const until = Date.now() + 15000;
+    while ((await health(ctx.port)) !== 200) {
+        if (Date.now() > until || server.child.exitCode !== null)
+            throw new Error(`${name} did not become healthy: ${server.err.slice(-600)}`);
+        await sleep(100);
+    }
+    return { server, emu };
+}
+
+// ---- scenarios -----------------------------------------------------------------------------
+
+// c: ramp to P.idleConns idle authenticated sockets (two generator processes), then memory.
+async function scenarioIdle(ctx, server) {
+    const n = P.idleConns;
+    const m0 = memKb(server.pid), k0 = kernelMem();
+    const w = window(server);
+    const parts = split(n, 1, 2);
+    const gens = parts.map((p) => loadgen(ctx, { users: p.users, per: 1, offset: p.offset,
+                                                 hold: 8, concurrency: 256 }));
+    await Promise.all(gens.map((g) => g.settled()));
+    const ramp = w();
+    await sleep(3000); // let the server's heap and the kernel settle before sampling
+    const m1 = memKb(server.pid), k1 = kernelMem();
+    const reports = await Promise.all(gens.map((g) => g.report()));
+    const held = reports.reduce((a, r) => a + r.connections.established, 0);
+    const settle = Math.max(...reports.map((r) => r.settleSeconds));
+    return {
+        planned: n, held, failed: reports.reduce((a, r) => a + r.connections.failed, 0),
+        problems: problems(reports),
+        rampSeconds: round(settle, 2), rampHandshakesPerSecond: round(held / settle, 0),
+        serverCpuUsPerHandshake: round((ramp.serverCpu * 1e6) / held, 1),
+        serverFds: m1.fds,
+        userKbPerConn: round((m1.rss - m0.rss) / held, 2),
+        privateDirtyKbPerConn: m1.privateDirty === null ? null
+            : round((m1.privateDirty - m0.privateDirty) / held, 2),
+        kernelSlabKbPerConn: round((k1.slabKb - k0.slabKb) / held, 2),
+        tcpMemPagesDelta: k1.tcpMemPages - k0.tcpMemPages,
+        rssKbBefore: m0.rss, rssKbHeld: m1.rss,
+        cores: { server: round(ramp.serverCore, 2), load: round(ramp.loadCore, 2) },
+        generator: genCpu(reports, ramp.wall),
+    };
+}
+
+// d: closed-loop handshakes (concurrency 256) into a server that keeps every socket open.
+async function scenarioHandshake(ctx, server, alg) {
+    const w = window(server);
+    const g = loadgen(ctx, { users: P.hsConns, per: 1, offset: 0, hold: 0, concurrency: 256, alg });
+    const r = await g.report();
+    const win = w();
+    await sleep(1500); // the closes drain before the next phase
+    return {
+        alg, connections: r.connections.established, failed: r.connections.failed,
+        problems: problems([r]),
+        handshakesPerSecond: round(r.handshakesPerSecond, 0),
+        handshakeUs: { p50: r.handshakeUs.p50, p99: r.handshakeUs.p99, max: r.handshakeUs.max },
+        serverCpuUsPerHandshake: round((win.serverCpu * 1e6) / r.connections.established, 1),
+        cores: { server: round(win.serverCore, 2), load: round(win.loadCore, 2) },
+        generator: { seconds: round(r.cpu.userSeconds + r.cpu.systemSeconds, 2),
+                     shareOfLoadCore: round(r.cpu.busy, 2) },
+    };
+}
+
+// a: insert -> client latency at each rate, with P.bgIdle idle sockets held beside the measured
+// set (P.latUsers users x 2 sockets, a fresh generator per rate so seq restarts at 0).
+async function scenarioLatency(ctx, server) {
+    const bg = split(P.bgIdle / 2, 2, 2).map((p) =>
+        loadgen(ctx, { users: p.users, per: 2, offset: 1000000 + p.offset, hold: 3600 }));
+    await Promise.all(bg.map((g) => g.settled()));
+    const out = {};
+    for (const rate of P.latRates) {
+        const expect = Math.max(1, Math.round((rate * P.latSeconds) / P.latUsers));
+        const g = loadgen(ctx, { users: P.latUsers, per: 2, offset: 0, hold: P.latSeconds + 30,
+                                 expect, untilComplete: true });
+        await g.settled();
+        const w = window(server);
+        const ins = await insert(ctx, { users: P.latUsers, rate, seconds: P.latSeconds });
+        const r = await g.report();
+        const win = w();
+        out[rate] = {
+            rate, achievedRate: ins.achievedRate, deliveries: r.notifications.received,
+            problems: problems([r]),
+            latencyUs: { p50: r.latencyUs.p50, p99: r.latencyUs.p99, p999: r.latencyUs.p999,
+                         max: r.latencyUs.max },
+            serverCpuUsPerDelivery: round((win.serverCpu * 1e6) / Math.max(1, r.notifications.received), 1),
+            cores: { server: round(win.serverCore, 2), load: round(win.loadCore, 2) },
+        };
+    }
+    for (const g of bg) g.child.kill("SIGTERM");
+    const bgReports = await Promise.all(bg.map((g) => g.report()));
+    const bgProblems = problems(bgReports);
+    if (bgProblems) for (const k of Object.keys(out)) out[k].problems = { ...out[k].problems, idle: bgProblems };
+    await sleep(1500);
+    return out;
+}
+
+// b: the maximum deliveries/s for one shape: notifications offered faster than the server can
+// write them; the rate is what the clients received over their receive window.
+async function scenarioMax(ctx, server, shape) {
+    const { users, per, rate, seconds } = shape;
+    const procs = users * per >= 4000 ? 2 : 1;
+    const expect = Math.max(1, Math.round((rate * seconds) / users));
+    const gens = split(users, per, procs).map((p) =>
+        loadgen(ctx, { users: p.users, per: p.per, offset: p.offset, hold: 180, expect,
+                       untilComplete: true }));
+    await Promise.all(gens.map((g) => g.settled()));
+    const m0 = memKb(server.pid);
+    let peakRss = m0.rss;
+    const sampler = setInterval(() => {
+        try {
+            peakRss = Math.max(peakRss, memKb(server.pid).rss);
+        } catch {}
+    }, 250);
+    const w = window(server);
+    const ins = await insert(ctx, { users, rate, seconds });
+    const reports = await Promise.all(gens.map((g) => g.report()));
+    const win = w();
+    clearInterval(sampler);
+    const first = Math.min(...reports.map((r) => r.noticeWindowUs[0]).filter((x) => x > 0));
+    const last = Math.max(...reports.map((r) => r.noticeWindowUs[1]));
+    const deliveries = reports.reduce((a, r) => a + r.notifications.received, 0);
+    const recvSeconds = (last - first) / 1e6;
+    await sleep(1500);
+    return {
+        shape: `${users} x ${per}`, sockets: users * per, offered: ins.inserted * per,
+        insertRate: ins.achievedRate, deliveries, problems: problems(reports),
+        deliveriesPerSecond: round(deliveries / recvSeconds, 0),
+        serverCpuUsPerDelivery: round((win.serverCpu * 1e6) / Math.max(1, deliveries), 2),
+        serverBusyInWindow: round(win.serverCpu / recvSeconds, 2),
+        latencyUs: { p50: Math.max(...reports.map((r) => r.latencyUs.p50)),
+                     p99: Math.max(...reports.map((r) => r.latencyUs.p99)) },
+        peakRssKb: peakRss, rssGrowthKb: peakRss - m0.rss,
+        cores: { server: round(win.serverCore, 2), load: round(win.loadCore, 2) },
+        generator: genCpu(reports, win.wall),
+    };
+}
+
+// The input path alone: insert -> mongo-emu -> a Node change stream on the server's core, at
+// the latency scenario's lower rates. What a server adds is its latency minus this floor.
+async function inputFloor(ctx) {
+    const out = {};
+    for (const rate of P.latRates.filter((r) => r <= 1000)) {
+        const port = 20000 + (process.pid % 100) * 100 + 98;
+        const emu = start("mongo-emu", bin.emu, ["--port", String(port)], { cpu: LOAD_CPU });
+        try {
+            await waitText(emu, /listening/, 5000);
+            ctx.mongoUri = `mongodb://127.0.0.1:${port}/?replicaSet=rs0`;
+            const expect = Math.max(1, Math.round((rate * P.latSeconds) / P.latUsers)) * P.latUsers;
+            const floor = start("stream-floor", process.execPath,
+                                [join(here, "stream-floor.mjs"), "--uri", ctx.mongoUri,
+                                 "--expect", String(expect), "--timeout", String(P.latSeconds + 30)],
+                                { cpu: SERVER_CPU });
+            await waitText(floor, /watching/, 10000);
+            await insert(ctx, { users: P.latUsers, rate, seconds: P.latSeconds });
+            await floor.exited;
+            out[rate] = JSON.parse(floor.out.trim().split("\n").pop());
+            log(`input floor at ${rate}/s: p50 ${out[rate].latencyUs.p50} p99 ${out[rate].latencyUs.p99} us`);
+        } finally {
+            await stop(emu);
+        }
+    }
+    return out;
+}
+
+async function runServer(name, ctx, roundNo) {
+    log(`${name}: starting`);
+    const { server, emu } = await startServer(name, ctx);
+    const res = { server: name };
+    let perf = null;
+    if (opt.perf) {
+        mkdirSync(opt.perf, { recursive: true });
+        perf = start("perf", "perf", ["record", "-F", "499", "-g", "-p", String(server.pid), "-o",
+                                      join(opt.perf, `${name}-${roundNo}.data`)], { cpu: LOAD_CPU });
+        await sleep(500);
+    }
+    try {
+        if (only.has("c")) {
+            res.idle = await scenarioIdle(ctx, server);
+            log(`${name}: c held ${res.idle.held}, ${res.idle.userKbPerConn} KB/conn user`);
+            await sleep(2000);
+        }
+        if (only.has("d")) {
+            res.handshake = {};
+            for (const alg of ["HS256", "RS256"]) {
+                res.handshake[alg] = await scenarioHandshake(ctx, server, alg);
+                log(`${name}: d ${alg} ${res.handshake[alg].handshakesPerSecond}/s`);
+            }
+        }
+        if (only.has("a")) {
+            res.latency = await scenarioLatency(ctx, server);
+            log(`${name}: a ` + Object.values(res.latency)
+                .map((x) => `${x.rate}/s p50 ${x.latencyUs.p50} p99 ${x.latencyUs.p99} us`).join(", "));
+        }
+        if (only.has("b")) {
+            res.max = {};
+            for (const shape of P.max) {
+                const r = await scenarioMax(ctx, server, shape);
+                res.max[r.shape] = r;
+                log(`${name}: b ${r.shape} ${r.deliveriesPerSecond}/s, ` +
+                    `${r.serverCpuUsPerDelivery} us CPU each${r.problems ? " INVALID" : ""}`);
+            }
+        }
+        res.serverRssKbAtEnd = memKb(server.pid).rss;
+    } finally {
+        if (perf) {
+            perf.child.kill("SIGINT");
+            await perf.exited;
+        }
+        await stop(server);
+        await stop(emu);
+    }
+    return res;
+}
+
+// The raw write() ceiling at each socket count, writer on the server's core.
+function ceiling(sockets) {
+    const out = execFileSync(bin.ceiling, ["--sockets", String(sockets), "--size", "120",
+                                           "--seconds", quick ? "1" : "2",
+                                           "--writer-cpu", SERVER_CPU, "--reader-cpu", LOAD_CPU]);
+    return JSON.parse(out.toString());
+}
+
+// ---- summary -------------------------------------------------------------------------------
+
+function median(xs) {
+    const v = xs.filter((x) => typeof x === "number").sort((a, b) => a - b);
+    if (!v.length) return null;
+    return v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+}
+
+function pick(obj, path) {
+    return path.split(".").reduce((o, k) => (o == null ? undefined : o[k]), obj);
+}
+
+// One figure over the rounds: median, range, and whether any round was invalid.
+function figure(runs, path, probPath) {
+    const vals = runs.map((r) => pick(r, path));
+    const probs = runs.map((r) => pick(r, probPath)).filter(Boolean);
+    return { median: median(vals), min: Math.min(...vals.filter((x) => typeof x === "number")),
+             max: Math.max(...vals.filter((x) => typeof x === "number")),
+             invalid: probs.length ? probs : null };
+}
+
+function rows() {
+    const r = [];
+    if (only.has("a"))
+        for (const rate of P.latRates)
+            for (const q of ["p50", "p99", "p999", "max"])
+                r.push({ id: `a.${rate}.${q}`, label: `a. latency at ${rate}/s, ${P.bgIdle} idle: ${q} (us)`,
+                         path: `latency.${rate}.latencyUs.${q}`, prob: `latency.${rate}.problems`,
+                         better: "lower" });
+    if (only.has("a"))
+        for (const rate of P.latRates)
+            r.push({ id: `a.${rate}.cpu`, label: `a. server CPU per delivery at ${rate}/s (us)`,
+                     path: `latency.${rate}.serverCpuUsPerDelivery`, prob: `latency.${rate}.problems`,
+                     better: "lower" });
+    if (only.has("b"))
+        for (const s of P.max) {
+            const k = `${s.users} x ${s.per}`;
+            r.push({ id: `b.${k}`, label: `b. max deliveries/s, ${k}`, path: `max.${k}.deliveriesPerSecond`,
+                     prob: `max.${k}.problems`, better: "higher" });
+            r.push({ id: `b.${k}.cpu`, label: `b. server CPU per delivery, ${k} (us)`,
+                     path: `max.${k}.serverCpuUsPerDelivery`, prob: `max.${k}.problems`, better: "lower" });
+            r.push({ id: `b.${k}.busy`, label: `b. server core busy in the window, ${k}`,
+                     path: `max.${k}.serverBusyInWindow`, prob: `max.${k}.problems`, better: "info" });
+            r.push({ id: `b.${k}.gen`, label: `b. generators' share of the load core, ${k}`,
+                     path: `max.${k}.generator.shareOfLoadCore`, prob: `max.${k}.problems`, better: "info" });
+            r.push({ id: `b.${k}.rss`, label: `b. server RSS growth under the burst, ${k} (KB)`,
+                     path: `max.${k}.rssGrowthKb`, prob: `max.${k}.problems`, better: "lower" });
+        }
+    if (only.has("c")) {
+        r.push({ id: "c.held", label: `c. idle authenticated connections held (of ${P.idleConns})`,
+                 path: "idle.held", prob: "idle.problems", better: "higher" });
+        r.push({ id: "c.user", label: "c. user space per connection (VmRSS delta, KB)",
+                 path: "idle.userKbPerConn", prob: "idle.problems", better: "lower" });
+        r.push({ id: "c.pd", label: "c. Private_Dirty per connection (KB)",
+                 path: "idle.privateDirtyKbPerConn", prob: "idle.problems", better: "lower" });
+        r.push({ id: "c.kernel", label: "c. kernel Slab per connection, both loopback ends (KB)",
+                 path: "idle.kernelSlabKbPerConn", prob: "idle.problems", better: "info" });
+        r.push({ id: "c.ramp", label: "c. handshakes/s during the ramp (HS256)",
+                 path: "idle.rampHandshakesPerSecond", prob: "idle.problems", better: "higher" });
+        r.push({ id: "c.fds", label: "c. server open descriptors when holding",
+                 path: "idle.serverFds", prob: "idle.problems", better: "info" });
+    }
+    if (only.has("d"))
+        for (const alg of ["HS256", "RS256"]) {
+            r.push({ id: `d.${alg}`, label: `d. handshakes/s, ${alg} (${P.hsConns} kept open)`,
+                     path: `handshake.${alg}.handshakesPerSecond`, prob: `handshake.${alg}.problems`,
+                     better: "higher" });
+            r.push({ id: `d.${alg}.cpu`, label: `d. server CPU per handshake, ${alg} (us)`,
+                     path: `handshake.${alg}.serverCpuUsPerHandshake`, prob: `handshake.${alg}.problems`,
+                     better: "lower" });
+            r.push({ id: `d.${alg}.gen`, label: `d. generator's share of the load core, ${alg}`,
+                     path: `handshake.${alg}.generator.shareOfLoadCore`, prob: `handshake.${alg}.problems`,
+                     better: "info" });
+        }
+    return r;
+}
+
+function fmt(f) {
+    if (f.median === null) return "n/a";
+    const v = (x) => (Math.abs(x) >= 100 ? Math.round(x).toLocaleString("en-US") : String(x));
+    let s = v(f.median);
+    if (rounds > 1 && f.min !== f.max) s += ` (${v(f.min)}–${v(f.max)})`;
+    if (f.invalid) s = `**INVALID** ${s} (${f.invalid.map((p) => JSON.stringify(p)).join("; ")})`;
+    return s;
+}
+
+function summarize(meta, results) {
+    const by = Object.fromEntries(serverNames.map((s) => [s, results.map((r) => r[s]).filter(Boolean)]));
+    const floors = results.map((r) => r.floor).filter(Boolean);
+    const table = rows().map((row) => {
+        const f = Object.fromEntries(serverNames.map((s) => [s, figure(by[s], row.path, row.prob)]));
+        let ratio = null;
+        if (f.gateway && f.peer && f.gateway.median && f.peer.median && row.better !== "info")
+            ratio = row.better === "higher" ? f.gateway.median / f.peer.median
+                                            : f.peer.median / f.gateway.median;
+        return { ...row, figures: f, gatewayAdvantage: ratio === null ? null : round(ratio, 2) };
+    });
+    const ceil = meta.ceiling.map((c) => `${c.sockets.toLocaleString("en-US")} sockets: ` +
+        `${Math.round(c.writesPerSecond).toLocaleString("en-US")} writes/s (${c.usPerWrite} us CPU each)`);
+    const floorText = floors.length
+        ? Object.keys(floors[0]).map((rate) => {
+              const f = (q) => median(floors.map((x) => x[rate]?.latencyUs[q]));
+              return `${rate}/s: p50 ${f("p50")} us, p99 ${f("p99")} us, p99.9 ${f("p999")} us`;
+          }).join("; ")
+        : null;
+    const lines = [
+        `# Benchmark results ${meta.date} (${meta.sha}${meta.dirty ? ", uncommitted changes" : ""})`,
+        "",
+        `Mode: ${quick ? "--quick (1 round, smaller counts)" : `full, ${rounds} rounds, median (range)`}; ` +
+        `server on core ${SERVER_CPU}, mongo-emu + generators + inserter on core ${LOAD_CPU}. ` +
+        `Machine: ${meta.machine.cpu}, ${meta.machine.cores} cores, kernel ${meta.machine.kernel}, ` +
+        `open-file hard limit ${meta.machine.nofileHard}, load average at start ${meta.machine.loadavg}.` +
+        (opt["gateway-bin"] ? ` Gateway binary: ${opt["gateway-bin"]}.` : ""),
+        "",
+        `Raw write() ceiling (120-byte frames, one core): ${ceil.join("; ")}.`,
+        "",
+        ...(floorText ? [`Input path floor (insert -> mongo-emu -> a Node change stream, no sockets; ` +
+                         `part of every latency in a.): ${floorText}.`, ""] : []),
+        `| scenario | ${serverNames.join(" | ")} | gateway advantage |`,
+        `|---|${serverNames.map(() => "---").join("|")}|---|`,
+        ...table.map((t) => `| ${t.label} | ${serverNames.map((s) => fmt(t.figures[s])).join(" | ")} | ` +
+                            `${t.gatewayAdvantage === null ? "" : `${t.gatewayAdvantage}x`} |`),
+        "",
+        "Gateway advantage: peer/gateway for lower-is-better rows, gateway/peer for higher-is-better.",
+        "INVALID: a notification was lost or duplicated, or a connection failed or dropped, in at least one round.",
+        "",
+    ];
+    return { md: lines.join("\n"), table };
+}
+
+// ---- main ----------------------------------------------------------------------------------
+
+async function main() {
+    const peerModules = join(here, "peer/node_modules/.package-lock.json");
+    if (serverNames.includes("peer") && !existsSync(peerModules)) {
+        log("installing the peer's dependencies (npm ci --prefix bench/peer)");
+        execFileSync("npm", ["ci", "--prefix", join(here, "peer"), "--no-audit", "--no-fund"],
+                     { stdio: "inherit" });
+    }
+    const tmp = mkdtempSync(join(tmpdir(), "gw-bench-"));
+    const { privateKey, publicKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
+    writeFileSync(join(tmp, "rs256.key"), privateKey.export({ type: "pkcs8", format: "pem" }));
+    writeFileSync(join(tmp, "rs256.pub"), publicKey.export({ type: "spki", format: "pem" }));
+    const ctx = { tmp, secret: randomBytes(32).toString("hex"), rsaKey: join(tmp, "rs256.key"),
+                  rsaPub: join(tmp, "rs256.pub") };
+
+    const git = (...a) => execFileSync("git", ["-C", repo, ...a]).toString().trim();
+    const meta = {
+        date: new Date().toISOString(), sha: git("rev-parse", "--short", "HEAD"),
+        dirty: git("status", "--porcelain", "--untracked-files=no").length > 0,
+        mode: quick ? "quick" : "full", rounds, sizes: P,
+        machine: { cpu: cpus()[0].model, cores: cpus().length,
+                   kernel: readFileSync("/proc/sys/kernel/osrelease", "utf8").trim(),
+                   nofileHard: execFileSync("sh", ["-c", "ulimit -Hn"]).toString().trim(),
+                   loadavg: readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ") },
+    };
+    const hard = Number(meta.machine.nofileHard);
+    if (Number.isFinite(hard) && P.idleConns + 200 > hard) {
+        P.idleConns = hard - 500;
+        log(`open-file hard limit ${hard}: holding ${P.idleConns} in scenario c`);
+    }
+    log(`mode ${meta.mode}, ${rounds} round(s), servers ${serverNames.join(", ")}`);
+    meta.ceiling = P.ceiling.map((n) => {
+        const c = ceiling(n);
+        log(`write() ceiling at ${n} sockets: ${Math.round(c.writesPerSecond)}/s`);
+        return c;
+    });
+
+    const results = [];
+    const t0 = Date.now();
+    for (let i = 0; i < rounds; i++) {
+        const order = i % 2 ? [...serverNames].reverse() : serverNames;
+        const res = {};
+        if (only.has("a")) res.floor = await inputFloor(ctx);
+        for (const s of order) res[s] = await runServer(s, ctx, i + 1);
+        results.push(res);
+        log(`round ${i + 1} done after ${Math.round((Date.now() - t0) / 1000)} s`);
+    }
+    meta.seconds = Math.round((Date.now() - t0) / 1000);
+
+    const { md, table } = summarize(meta, results);
+    mkdirSync(opt.out, { recursive: true });
+    const stem = `${meta.date.slice(0, 10)}-${meta.sha}${quick ? "-quick" : ""}`;
+    writeFileSync(join(opt.out, `${stem}.json`), JSON.stringify({ meta, table, rounds: results }, null, 2));
+    writeFileSync(join(opt.out, `${stem}.md`), md);
+    writeFileSync(join(opt.out, "latest.md"), md);
+    rmSync(tmp, { recursive: true, force: true });
+    process.stdout.write(md);
+    log(`wrote ${join(opt.out, stem)}.{md,json} and latest.md in ${meta.seconds} s`);
+}
+
+main().catch((e) => {
+    console.error(`run.mjs: ${e.stack || e}`);
+    process.exit(1);
+});
