@@ -281,6 +281,7 @@ export class RawWs {
             this.ws.once("open", resolve);
             this.ws.once("error", reject);
         });
+        this.openP.catch(() => {}); // a refused upgrade is awaited through refused(), not opened()
         this.closedP = new Promise((resolve) => {
             this.ws.on("close", (code, reason) => {
                 this.closeInfo = { code, reason: reason.toString() };
