@@ -42,10 +42,13 @@ function usage() {
   --churn-life A-B      seconds a churn socket stays connected (2-18)
   --rate N              inserts per second (200; --short: 100)
   --fault-every S       seconds between mongo-emu faults (60; --short: 25)
+  --faults A,B,...      fault rotation (all five, from kill-cursors; --short: step-down-5s,restart)
   --warmup S            seconds of the insert phase before the RSS baseline (60; --short: 15)
   --rss-tolerance F     allowed RSS growth after warm-up, as a fraction (0.10)
   --rss-every S         RSS sampling period in seconds (5; --short: 2)
   --sources A-B         last octets of the 127.0.0.x source addresses (2-9)
+  --gateway-env N=V     extra gateway environment, repeatable (e.g. MAX_SOCKETS_PER_USER=1
+                        to see the soak fail when steady sockets are evicted)
   --report FILE         JSON report (soak-report.json)`;
 }
 
@@ -60,10 +63,12 @@ function options() {
             rate: { type: "string" },
             "fault-every": { type: "string" },
             warmup: { type: "string" },
+            faults: { type: "string" },
             "rss-tolerance": { type: "string", default: "0.10" },
             "rss-every": { type: "string" },
             sources: { type: "string", default: "2-9" },
             report: { type: "string", default: "soak-report.json" },
+            "gateway-env": { type: "string", multiple: true, default: [] },
             help: { type: "boolean", default: false },
         },
     });
@@ -94,8 +99,26 @@ function options() {
         console.error("soak: --sources must stay within 1-254");
         process.exit(2);
     }
+    const faults = (values.faults ?? (s ? "step-down-5s,restart" : FAULTS.map((f) => f[0]).join(","))).split(",");
+    for (const f of faults) {
+        if (!FAULTS.some(([name]) => name === f)) {
+            console.error(`soak: unknown fault ${f}; known: ${FAULTS.map((x) => x[0]).join(", ")}`);
+            process.exit(2);
+        }
+    }
+    const gatewayEnv = {};
+    for (const kv of values["gateway-env"]) {
+        const eq = kv.indexOf("=");
+        if (eq < 1) {
+            console.error(`soak: --gateway-env wants NAME=VALUE, got ${kv}`);
+            process.exit(2);
+        }
+        gatewayEnv[kv.slice(0, eq)] = kv.slice(eq + 1);
+    }
     return {
         mode: s ? "short" : "full",
+        faults,
+        gatewayEnv,
         seconds: num("minutes", 10, 1.25) * 60,
         steady: Math.floor(num("steady", 4000, 800)),
         churn: Math.floor(num("churn", 1000, 200)),
@@ -479,8 +502,9 @@ const FAULTS = [
     ],
 ];
 
-async function injectFault(admin, k, t0) {
-    const [name, cmd] = FAULTS[k % FAULTS.length];
+async function injectFault(admin, names, k, t0) {
+    const name = names[k % names.length];
+    const cmd = FAULTS.find((f) => f[0] === name)[1];
     const at = (Date.now() - t0) / 1000;
     let outcome = "ok";
     try {
@@ -710,7 +734,7 @@ async function main() {
 
     const { emu, gw, uri } = await startStack(opt);
     const failures = [];
-    const report = { config: { ...opt, gatewayEnv: undefined }, startedAt: new Date().toISOString() };
+    const report = { config: opt, startedAt: new Date().toISOString() };
     let admin;
     let inserter;
     try {
@@ -741,7 +765,7 @@ async function main() {
             if (Date.now() - tInserts > (opt.seconds - 5) * 1000) {
                 return;
             }
-            const f = await injectFault(admin, k++, tInserts);
+            const f = await injectFault(admin, opt.faults, k++, tInserts);
             faults.push(f);
             console.log(`fault ${f.name} at ${f.atSeconds} s: ${f.outcome}`);
         }, opt.faultEvery * 1000);
