@@ -371,19 +371,28 @@ enum lg_notice_result lg_notice_parse(const char *p, size_t n, const char *event
     i = skip_ws(p, n, ne);
     if (i >= n || p[i] != ',')
         return LG_NOTICE_MALFORMED;
-    /* The document ends where the array does: find the closing bracket from the back, then let
-     * lg_json_members validate everything in between in the same pass that reads the fields. */
-    size_t end = n;
-    while (end > i &&
-           (p[end - 1] == ' ' || p[end - 1] == '\t' || p[end - 1] == '\n' || p[end - 1] == '\r'))
-        end--;
-    if (end <= i + 1 || p[end - 1] != ']')
+    size_t ds = skip_ws(p, n, i + 1);
+    size_t de = ds < n && p[ds] == '{' ? skip_value(p, n, ds, 1) : 0;
+    if (!de)
         return LG_NOTICE_MALFORMED;
-    if (lg_json_members(p + i + 1, end - 1 - (i + 1), keys, 4, v) != 4 ||
+    if (lg_json_members(p + ds, de - ds, keys, 4, v) != 4 ||
         lg_json_plain_string(v[0].p, v[0].n, out->id, sizeof(out->id)) != 0 ||
         lg_json_plain_string(v[1].p, v[1].n, out->user, sizeof(out->user)) != 0 ||
         lg_json_int(v[2].p, v[2].n, &out->seq) != 0 ||
         lg_json_int(v[3].p, v[3].n, &out->sent_at_us) != 0)
+        return LG_NOTICE_MALFORMED;
+    /* Connection-state recovery: the gateway appends the document's _id as an offset argument;
+     * anything else there is a server bug. */
+    i = skip_ws(p, n, de);
+    if (i < n && p[i] == ',') {
+        size_t os = skip_ws(p, n, i + 1), oe = skip_value(p, n, os, 1);
+        char offset[64];
+        if (!oe || lg_json_plain_string(p + os, oe - os, offset, sizeof(offset)) != 0 ||
+            strcmp(offset, out->id) != 0)
+            return LG_NOTICE_MALFORMED;
+        i = skip_ws(p, n, oe);
+    }
+    if (i >= n || p[i] != ']' || skip_ws(p, n, i + 1) != n)
         return LG_NOTICE_MALFORMED;
     return LG_NOTICE_OK;
 }

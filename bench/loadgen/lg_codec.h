@@ -97,8 +97,10 @@ enum lg_notice_result {
 };
 
 /* Parses the Socket.IO EVENT payload p[0..n) (the JSON array after "42", e.g.
- * ["notification",{...}]) for event name `event`. Reads _id, userId, seq and sentAt from the
- * document. Borrows everything. */
+ * ["notification",{...}] or, with the connection-state-recovery offset the gateway appends,
+ * ["notification",{...},"<_id>"]) for event name `event`. Reads _id, userId, seq and sentAt
+ * from the document; an offset other than the document's _id is malformed. Borrows
+ * everything. */
 enum lg_notice_result lg_notice_parse(const char *p, size_t n, const char *event,
                                       struct lg_notice *out);
 

@@ -230,7 +230,20 @@ static void test_notice(void)
     CHECK_INT_EQ(parse("[\"notification\",{\"_id\":\"a\",\"userId\":\"u\",\"seq\":1,"
                        "\"sentAt\":1},2]",
                        &n),
-                 LG_NOTICE_MALFORMED); /* a third element */
+                 LG_NOTICE_MALFORMED); /* a third element that is not the offset */
+    CHECK_INT_EQ(parse("[\"notification\",{\"_id\":\"a\",\"userId\":\"u\",\"seq\":1,"
+                       "\"sentAt\":1},\"b\"]",
+                       &n),
+                 LG_NOTICE_MALFORMED); /* an offset other than the _id */
+    CHECK_INT_EQ(parse("[\"notification\",{\"_id\":\"a\",\"userId\":\"u\",\"seq\":1,"
+                       "\"sentAt\":1},\"a\",\"a\"]",
+                       &n),
+                 LG_NOTICE_MALFORMED); /* a fourth element */
+    CHECK_INT_EQ(parse("[\"notification\",{\"_id\":\"6b04\",\"userId\":\"u\",\"seq\":7,"
+                       "\"sentAt\":5} , \"6b04\" ]",
+                       &n),
+                 LG_NOTICE_OK); /* the gateway's recovery offset */
+    CHECK_INT_EQ(n.seq, 7);
     CHECK_INT_EQ(parse("[\"notification\",{\"_id\":\"a\",\"userId\":\"u\",\"seq\":1,"
                        "\"sentAt\":1 ]",
                        &n),
