@@ -212,7 +212,9 @@ static int dispatch(struct gw_server *srv, struct lws *wsi, enum lws_callback_re
     case LWS_CALLBACK_TIMER:
         if (c && c->role == CONN_STREAM)
             return c->route->timer(wsi, c->stream);
-        if (c && c->role == CONN_POLL_POST)
+        if (!c)
+            return 0;
+        if (c->role == CONN_POLL_POST)
             return eio_poll_timer(srv->eng, wsi, c);
         return eio_ws_timer(wsi, c);
     case LWS_CALLBACK_CLOSED:
