@@ -56,6 +56,15 @@ char *gw_strndup(const char *s, size_t n)
     return p;
 }
 
+char *gw_strcat(const char *a, const char *b)
+{
+    size_t na = strlen(a), nb = strlen(b);
+    char *p = gw_malloc(na + nb + 1);
+    memcpy(p, a, na);
+    memcpy(p + na, b, nb + 1);
+    return p;
+}
+
 int gw_set_error(char *err, const char *fmt, ...)
 {
     if (err) {

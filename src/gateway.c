@@ -43,6 +43,7 @@ struct gw_gateway {
     struct gw_registry *registry;
     struct gw_store *store; /* NULL: no catch-up, no read marks */
     char *read_event;       /* "<event>:read" */
+    char *read_all_event;   /* "<event>:read_all" */
     struct gw_gateway_stats stats;
 };
 
@@ -357,14 +358,15 @@ static void ack_error(struct gw_sio_socket *sock, int64_t ack, const char *code,
 }
 
 static void mark_read(struct gw_gateway *gw, struct gw_sio_socket *sock, const json_t *data,
-                      int64_t ack)
+                      int64_t ack, bool all)
 {
     struct member *m = gw_sio_socket_get_ud(sock);
     const json_t *arg = json_array_get(data, 1);
     const json_t *id = json_is_object(arg)   ? json_object_get(arg, "id")
                        : json_is_string(arg) ? arg
                                              : NULL;
-    if (!json_is_string(id) || !gw_store_oid_valid(json_string_value(id), json_string_length(id))) {
+    if (!all && (!json_is_string(id) ||
+                 !gw_store_oid_valid(json_string_value(id), json_string_length(id)))) {
         ack_error(sock, ack, "INVALID_ID",
                   "Send {id} with the notification's _id as 24 hex digits.");
         return;
@@ -377,8 +379,10 @@ static void mark_read(struct gw_gateway *gw, struct gw_sio_socket *sock, const j
     const char *user = gw_registry_link_user(&m->link, &ulen);
     if (!user)
         return;
-    struct gw_store_req *r = gw_store_req_new(GW_STORE_MARK_READ, user, ulen);
-    memcpy(r->id, json_string_value(id), GW_STORE_OID_LEN);
+    struct gw_store_req *r =
+        gw_store_req_new(all ? GW_STORE_MARK_ALL_READ : GW_STORE_MARK_READ, user, ulen);
+    if (!all)
+        memcpy(r->id, json_string_value(id), GW_STORE_OID_LEN);
     r->ack_id = ack;
     if (gw_store_submit(gw->store, r) < 0) {
         gw_store_req_free(r);
@@ -394,6 +398,9 @@ static void finish_mark(struct member *m, struct gw_store_req *r)
         return;
     if (r->status < 0)
         ack_error(m->sock, r->ack_id, "STORE_UNAVAILABLE", r->err);
+    else if (r->op == GW_STORE_MARK_ALL_READ)
+        ack_json(m->sock, r->ack_id,
+                 json_pack("{s:b,s:I}", "ok", 1, "count", (json_int_t)r->modified));
     else if (!r->matched)
         ack_error(m->sock, r->ack_id, "NOT_FOUND", "No notification with this id is yours.");
     else
@@ -516,7 +523,11 @@ static void on_event(void *app, struct gw_sio_socket *sock, const struct gw_sio_
     struct gw_gateway *gw = app;
     const char *name = json_string_value(json_array_get(p->data, 0));
     if (name && strcmp(name, gw->read_event) == 0) {
-        mark_read(gw, sock, p->data, p->id);
+        mark_read(gw, sock, p->data, p->id, false);
+        return;
+    }
+    if (name && strcmp(name, gw->read_all_event) == 0) {
+        mark_read(gw, sock, p->data, p->id, true);
         return;
     }
     /* Notifications flow one way: say so to a client that waits for an answer. */
@@ -573,10 +584,8 @@ struct gw_gateway *gw_gateway_new(const struct gw_config *cfg, const struct gw_e
     gw->jwt = gw_jwt_verifier_new(&jo, err);
     if (!gw->jwt)
         goto fail;
-    size_t n = strlen(cfg->notification_event);
-    gw->read_event = gw_malloc(n + sizeof(":read"));
-    memcpy(gw->read_event, cfg->notification_event, n);
-    memcpy(gw->read_event + n, ":read", sizeof(":read"));
+    gw->read_event = gw_strcat(cfg->notification_event, ":read");
+    gw->read_all_event = gw_strcat(cfg->notification_event, ":read_all");
     gw->registry = gw_registry_new(cfg->max_sockets_per_user, evict, gw);
     struct gw_sio_options so = {
         .app = &gateway_app,
@@ -606,6 +615,7 @@ void gw_gateway_free(struct gw_gateway *gw)
         gw_registry_free(gw->registry); /* sockets still open at exit die with the process */
     gw_jwt_verifier_free(gw->jwt);
     free(gw->read_event);
+    free(gw->read_all_event);
     free(gw);
 }
 

@@ -238,27 +238,40 @@ static void run_catchup(struct gw_store *st, struct gw_store_req *r)
         atomic_fetch_add(&st->truncated, 1);
 }
 
+/* One notification by id, or all the user's unread ones. The user is always part of the match:
+ * a forged id of someone else's notification matches nothing, whatever the client claims. */
 static void run_mark_read(struct gw_store *st, struct gw_store_req *r)
 {
-    bson_t filter = BSON_INITIALIZER, update = BSON_INITIALIZER, set, reply;
+    bson_t filter = BSON_INITIALIZER, update = BSON_INITIALIZER, set, ne, reply;
     bson_oid_t oid;
     bson_error_t e;
     bson_iter_t it;
+    bool all = r->op == GW_STORE_MARK_ALL_READ;
     atomic_fetch_add(&st->marks, 1);
-    bson_oid_init_from_string(&oid, r->id);
-    BSON_APPEND_OID(&filter, "_id", &oid);
-    /* The user is part of the match: a forged id of someone else's notification matches
-     * nothing, whatever the client claims. */
+    if (!all) {
+        bson_oid_init_from_string(&oid, r->id);
+        BSON_APPEND_OID(&filter, "_id", &oid);
+    }
     append_user(&filter, st->cfg->notification_user_field, r);
+    if (all) {
+        BSON_APPEND_DOCUMENT_BEGIN(&filter, "read", &ne);
+        BSON_APPEND_BOOL(&ne, "$ne", true);
+        bson_append_document_end(&filter, &ne);
+    }
     BSON_APPEND_DOCUMENT_BEGIN(&update, "$set", &set);
     BSON_APPEND_BOOL(&set, "read", true);
     BSON_APPEND_DATE_TIME(&set, "readAt", (int64_t)gw_wall_ms());
     bson_append_document_end(&update, &set);
-    if (!mongoc_collection_update_one(st->coll, &filter, &update, NULL, &reply, &e))
+    bool ok = all ? mongoc_collection_update_many(st->coll, &filter, &update, NULL, &reply, &e)
+                  : mongoc_collection_update_one(st->coll, &filter, &update, NULL, &reply, &e);
+    if (!ok) {
         fail_req(r, "read mark", &e);
-    else
+    } else {
         r->matched =
             bson_iter_init_find(&it, &reply, "matchedCount") && bson_iter_as_int64(&it) > 0;
+        r->modified =
+            bson_iter_init_find(&it, &reply, "modifiedCount") ? bson_iter_as_int64(&it) : 0;
+    }
     bson_destroy(&reply);
     bson_destroy(&update);
     bson_destroy(&filter);

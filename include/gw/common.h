@@ -37,6 +37,7 @@ void *gw_calloc(size_t nmemb, size_t n);
 void *gw_realloc(void *p, size_t n);
 char *gw_strdup(const char *s);
 char *gw_strndup(const char *s, size_t n);
+char *gw_strcat(const char *a, const char *b); /* a new string a + b */
 
 /* Writes one formatted sentence into err (GW_ERR_LEN bytes) when err is not NULL. Returns -1 so
  * callers can write `return gw_set_error(err, "...")`. */

@@ -33,7 +33,7 @@
 
 #define GW_STORE_OID_LEN 24
 
-enum gw_store_op { GW_STORE_CATCHUP, GW_STORE_MARK_READ };
+enum gw_store_op { GW_STORE_CATCHUP, GW_STORE_MARK_READ, GW_STORE_MARK_ALL_READ };
 
 /* One notification read back. */
 struct gw_store_item {
@@ -45,8 +45,8 @@ struct gw_store_item {
 struct gw_store_req {
     struct gw_mail mail; /* the store's */
     enum gw_store_op op;
-    void *owner;    /* the caller's; the store never reads it */
-    bool cancelled; /* loop thread only: the owner is gone, drop the result */
+    void *owner;                     /* the caller's; the store never reads it */
+    bool cancelled;                  /* loop thread only: the owner is gone, drop the result */
     struct gw_store_req *owner_next; /* the caller's list of its requests in flight */
     char user[GW_NOTICE_MAX_USER_ID_LEN + 1];
     size_t user_len;
@@ -64,6 +64,7 @@ struct gw_store_req {
     char newest[GW_STORE_OID_LEN + 1]; /* first connect: the user's newest id, "" none */
     int64_t unread;                    /* catch-up: the user's unread notifications */
     bool matched;                      /* mark read: the document exists and is the user's */
+    int64_t modified;                  /* mark all read: documents newly marked */
 };
 
 struct gw_store;

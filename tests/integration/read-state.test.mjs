@@ -106,6 +106,23 @@ describe("read state", () => {
         assert.equal(strangerAll[0].length + strangerAll[1].length, 0);
     });
 
+    test("read_all marks only the user's unread ones and every tab hears of each", async () => {
+        const tab = await connect("bulk", ["websocket"]);
+        const other = await connect("bulk", ["polling"]);
+        const updates = collect(other, "notification:update");
+        for (let i = 0; i < 5; i++) await insert("bulk", `b${i}`);
+        const alreadyRead = await insert("bulk", "old");
+        await admin.notifications.updateOne({ _id: alreadyRead }, { $set: { read: true } });
+        const foreign = await insert("someone-else", "not yours");
+        await until(() => updates.length === 1, 5000); // the admin update above
+        const ack = await tab.timeout(5000).emitWithAck("notification:read_all");
+        assert.deepEqual(ack, { ok: true, count: 5 });
+        await until(() => updates.length === 6, 5000, () => `${updates.length}`);
+        assert.ok(updates.slice(1).every((u) => u.read === true && u.userId === "bulk"));
+        assert.equal((await admin.notifications.findOne({ _id: foreign })).read, false);
+        assert.equal(await admin.notifications.countDocuments({ userId: "bulk", read: { $ne: true } }), 0);
+    });
+
     test("sync carries the unread count", async () => {
         const user = "counter";
         for (let i = 0; i < 4; i++) await insert(user, `n${i}`);
