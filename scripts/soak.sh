@@ -26,5 +26,7 @@ cmake --build "$BUILD_DIR" -j "$(nproc)" --target notify-gateway mongo-emu >/dev
 [ -d node_modules/ws ] || npm ci --no-audit --no-fund --loglevel=error
 
 # 5k sockets on each side of loopback plus churn in TIME_WAIT: the default 1024 is not enough.
-ulimit -n "$(ulimit -Hn)"
+hard=$(ulimit -Hn)
+[ "$hard" = unlimited ] && hard=65536
+ulimit -n "$hard"
 GW_BUILD_DIR=$(cd "$BUILD_DIR" && pwd) exec node tests/soak/soak.mjs --report "$report" "$@"
