@@ -80,6 +80,7 @@ static int route_metrics(struct lws *wsi, void *ud)
     struct gw_buf b = GW_BUF_INIT;
     snapshot(ud, &s);
     gw_health_metrics(&b, &s);
+    gw_server_metrics(a->server, &b);
     if (a->watcher)
         gw_watcher_metrics(a->watcher, &b);
     if (a->store)
