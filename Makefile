@@ -3,6 +3,7 @@
 
 BUILD_DIR ?= build
 BUILD_TYPE ?= RelWithDebInfo
+SANITIZED ?= 0
 CMAKE_FLAGS ?=
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
@@ -54,7 +55,8 @@ unit: build
 	ctest --test-dir $(BUILD_DIR) --output-on-failure
 
 integration: build npm apt-test
-	GW_BUILD_DIR=$(abspath $(BUILD_DIR)) node --test --test-concurrency=1 tests/integration/
+	GW_BUILD_DIR=$(abspath $(BUILD_DIR)) GW_SANITIZED=$(SANITIZED) \
+		node --test --test-concurrency=1 tests/integration/
 
 test: unit integration
 
@@ -66,7 +68,8 @@ clean:
 
 # The same tests on an AddressSanitizer + UndefinedBehaviorSanitizer build; CI runs both.
 test-sanitize:
-	$(MAKE) test BUILD_DIR=build-asan BUILD_TYPE=Debug CMAKE_FLAGS="-DGW_ASAN=ON -DGW_UBSAN=ON $(CMAKE_FLAGS)"
+	$(MAKE) test BUILD_DIR=build-asan BUILD_TYPE=Debug SANITIZED=1 \
+		CMAKE_FLAGS="-DGW_ASAN=ON -DGW_UBSAN=ON $(CMAKE_FLAGS)"
 
 # The code that threads share (the watcher -> loop mailbox, the logger, the JWT verifier, and
 # the watcher thread itself against a mongo-emu) under ThreadSanitizer.

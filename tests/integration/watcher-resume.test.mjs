@@ -68,7 +68,7 @@ describe("watcher resume and several instances", () => {
         await untilHealth(
             first.url,
             (h) => h.lastTokenSavedAt && Date.parse(h.lastTokenSavedAt) > seenAt,
-            WATCHER.saveEventsMs + WATCHER.maxAwaitMs + 3000,
+            WATCHER.saveEventsMs + WATCHER.maxAwaitMs + 10000,
             "a token save after batch 1",
         );
         // Batch 2 is delivered, then the gateway dies, most likely before its throttled save.
@@ -183,6 +183,9 @@ describe("watcher resume and several instances", () => {
         cleanup.push(() => adm.client.close());
         const env = { ENABLE_CHANGE_STREAMS: "true", MONGODB_URI: m.uri, RESUME_TOKEN_ID: "lost" };
         const first = await startGateway(env);
+        // a failure before the kill below must not leave it running (the test process would
+        // wait for it forever)
+        cleanup.push(() => first.proc.kill("SIGKILL"));
         await waitWatching(first.url);
         const g1 = await users(first.url, ["lost-0"]);
         await insertFor(adm, g1, counter, ["lost-0", "lost-0"]);
@@ -191,7 +194,7 @@ describe("watcher resume and several instances", () => {
         await untilHealth(
             first.url,
             (h) => h.lastTokenSavedAt && Date.parse(h.lastTokenSavedAt) > seenAt,
-            WATCHER.saveEventsMs + WATCHER.maxAwaitMs + 3000,
+            WATCHER.saveEventsMs + WATCHER.maxAwaitMs + 10000,
             "a token save",
         );
         first.proc.kill("SIGKILL");

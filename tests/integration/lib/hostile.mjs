@@ -24,6 +24,11 @@ export function sleep(ms) {
     return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+/** How much more memory the same work takes in the build under test: AddressSanitizer keeps
+ *  freed blocks in quarantine and adds redzones and shadow memory, so bounds measured on the
+ *  normal build are scaled for it (the Makefile's test-sanitize sets GW_SANITIZED=1). */
+export const RSS_SCALE = process.env.GW_SANITIZED === "1" ? 4 : 1;
+
 /** VmRSS of a process in KiB, from /proc. */
 export function rssKb(pid) {
     const m = readFileSync(`/proc/${pid}/status`, "utf8").match(/^VmRSS:\s+(\d+) kB/m);
