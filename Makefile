@@ -72,12 +72,13 @@ test-sanitize:
 		CMAKE_FLAGS="-DGW_ASAN=ON -DGW_UBSAN=ON $(CMAKE_FLAGS)"
 
 # The code that threads share (the watcher -> loop mailbox, the logger, the JWT verifier, and
-# the watcher thread itself against a mongo-emu) under ThreadSanitizer.
+# the watcher and store threads themselves against a mongo-emu) under ThreadSanitizer.
 test-tsan: apt
 	cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DGW_TSAN=ON $(CMAKE_FLAGS)
 	cmake --build build-tsan -j $(JOBS) --target test_mailbox test_log test_jwt test_watcher_tsan \
-		mongo-emu
-	ctest --test-dir build-tsan -R '^test_(mailbox|log|jwt|watcher_tsan)$$' --output-on-failure
+		test_store_tsan mongo-emu
+	ctest --test-dir build-tsan -R '^test_(mailbox|log|jwt|watcher_tsan|store_tsan)$$' \
+		--output-on-failure
 
 # A short end-to-end run with notify-gateway and mongo-emu under valgrind memcheck (plain Debug
 # build in build-valgrind): no memcheck error, no definite or indirect leak.

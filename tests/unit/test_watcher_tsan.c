@@ -28,73 +28,11 @@
 #include "gw/health.h"
 #include "gw/log.h"
 #include "gw/watcher.h"
+#include "emu_proc.h"
 #include "test.h"
 
 #define BATCH 300
 #define WAIT_MS 20000
-
-struct emu {
-    pid_t pid;
-    char uri[128];
-};
-
-/* ---- mongo-emu ------------------------------------------------------------------------- */
-
-static int emu_path(char *out, size_t n)
-{
-    const char *env = getenv("GW_MONGO_EMU");
-    if (env)
-        return snprintf(out, n, "%s", env) < (int)n ? 0 : -1;
-    char self[PATH_MAX];
-    ssize_t len = readlink("/proc/self/exe", self, sizeof(self) - 1);
-    if (len < 0)
-        return -1;
-    self[len] = '\0';
-    return snprintf(out, n, "%s/tools/mongo-emu/mongo-emu", dirname(self)) < (int)n ? 0 : -1;
-}
-
-/* Starts mongo-emu on a free port and reads its one "listening on HOST:PORT" line. */
-static int emu_start(struct emu *e)
-{
-    char path[PATH_MAX];
-    int fds[2];
-    if (emu_path(path, sizeof(path)) < 0 || access(path, X_OK) != 0) {
-        fprintf(stderr, "mongo-emu not found at %s (build the mongo-emu target)\n", path);
-        return -1;
-    }
-    if (pipe(fds) < 0)
-        return -1;
-    e->pid = fork();
-    if (e->pid < 0)
-        return -1;
-    if (e->pid == 0) {
-        dup2(fds[1], 1);
-        close(fds[0]);
-        close(fds[1]);
-        execl(path, path, "--port", "0", (char *)NULL);
-        _exit(127);
-    }
-    close(fds[1]);
-    FILE *f = fdopen(fds[0], "r");
-    char line[256];
-    int port = 0;
-    if (f && fgets(line, sizeof(line), f))
-        sscanf(line, "mongo-emu listening on 127.0.0.1:%d", &port);
-    if (f)
-        fclose(f);
-    if (port <= 0)
-        return -1;
-    snprintf(e->uri, sizeof(e->uri), "mongodb://127.0.0.1:%d/?replicaSet=rs0", port);
-    return 0;
-}
-
-static void emu_stop(struct emu *e)
-{
-    if (e->pid <= 0)
-        return;
-    kill(e->pid, SIGTERM);
-    waitpid(e->pid, NULL, 0);
-}
 
 /* ---- the inserter thread --------------------------------------------------------------- */
 
