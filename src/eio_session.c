@@ -197,6 +197,35 @@ void eio_session_reschedule(struct gw_eio_session *s)
     engine_arm(s->eng);
 }
 
+static void outbox_grow(struct gw_eio_session *s)
+{
+    if (s->q_len == s->q_cap) {
+        uint32_t cap = s->q_cap ? s->q_cap * 2 : 4;
+        struct gw_msg **q = gw_malloc(cap * sizeof(*q));
+        for (uint32_t i = 0; i < s->q_len; i++)
+            q[i] = s->q[(s->q_head + i) & (s->q_cap - 1)];
+        free(s->q);
+        s->q = q;
+        s->q_cap = cap;
+        s->q_head = 0;
+    }
+}
+
+/* A ping goes ahead of whatever is queued: the pong deadline starts now, and a client busy
+ * reading a long backlog would otherwise only see the ping, and answer it, after the deadline.
+ * Engine.IO does not order pings with messages, so nothing else changes. */
+static void send_ping(struct gw_eio_session *s)
+{
+    struct gw_msg *ping = gw_msg_ping();
+    outbox_grow(s);
+    s->q_head = (s->q_head - 1) & (s->q_cap - 1);
+    s->q[s->q_head] = gw_msg_ref(ping);
+    s->q_len++;
+    s->q_bytes += ping->len;
+    if (!s->upgrading)
+        eio_session_wake(s);
+}
+
 static void session_on_deadline(struct gw_eio_session *s, uint64_t now)
 {
     if (s->lingering) {
@@ -225,8 +254,7 @@ static void session_on_deadline(struct gw_eio_session *s, uint64_t now)
         }
         s->awaiting_pong = true;
         s->hb_due = now + (uint64_t)s->ep->settings.ping_timeout_ms;
-        if (gw_eio_session_send(s, gw_msg_ping()) < 0)
-            return;
+        send_ping(s);
     }
     eio_session_reschedule(s);
 }
@@ -262,16 +290,7 @@ struct gw_msg *eio_outbox_pop(struct gw_eio_session *s)
 
 static void outbox_push(struct gw_eio_session *s, struct gw_msg *m)
 {
-    if (s->q_len == s->q_cap) {
-        uint32_t cap = s->q_cap ? s->q_cap * 2 : 4;
-        struct gw_msg **q = gw_malloc(cap * sizeof(*q));
-        for (uint32_t i = 0; i < s->q_len; i++)
-            q[i] = s->q[(s->q_head + i) & (s->q_cap - 1)];
-        free(s->q);
-        s->q = q;
-        s->q_cap = cap;
-        s->q_head = 0;
-    }
+    outbox_grow(s);
     s->q[(s->q_head + s->q_len) & (s->q_cap - 1)] = m;
     s->q_len++;
     s->q_bytes += m->len;

@@ -187,6 +187,22 @@ describe("raw polling heartbeats", () => {
         }
     });
 
+    test("a ping goes ahead of a backlog, so a client behind on reading can still answer it", async () => {
+        const { sid } = await handshake(srv.url);
+        // 200 echoes wait in the outbox (no GET yet) when the ping falls due
+        const backlog = Array.from({ length: 200 }, (_, i) => `4m${i}`);
+        const posted = await pollPost(srv.url, sid, backlog.join("\x1e"));
+        assert.equal(posted.status, 200);
+        await sleep(PING_INTERVAL + 20);
+        const res = await pollGet(srv.url, sid);
+        assert.equal(res.status, 200);
+        const packets = res.body.split("\x1e");
+        assert.equal(packets[0], "2", "the ping first");
+        assert.deepEqual(packets.slice(1), backlog, "then the backlog, in order");
+        const pong = await pollPost(srv.url, sid, "3");
+        assert.equal(pong.status, 200);
+    });
+
     test("a session that never answers is gone after pingInterval + pingTimeout", async () => {
         const { sid } = await handshake(srv.url);
         const alive = await pollPost(srv.url, sid, "4still alive");
