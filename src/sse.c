@@ -89,8 +89,18 @@ int gw_sse_format(const char *msg, size_t len, struct gw_buf *out)
             data_len = i - 1;
         }
     }
+    /* One event per message: a line break in the name or the data would end the event early
+     * and let the rest be read as fields of its own (compact JSON never has one). */
+    const char *n = json_string_value(name);
+    bool breaks = strpbrk(n, "\r\n") != NULL || memchr(data, '\n', data_len) ||
+                  memchr(data, '\r', data_len) || (offset && memchr(offset, '\n', offset_len)) ||
+                  (offset && memchr(offset, '\r', offset_len));
+    if (breaks) {
+        json_decref(name);
+        return -1;
+    }
     gw_buf_append_str(out, "event: ");
-    gw_buf_append_str(out, json_string_value(name));
+    gw_buf_append_str(out, n);
     json_decref(name);
     if (offset) {
         gw_buf_append_str(out, "\nid: ");

@@ -48,6 +48,10 @@ static void test_refusals(void)
     refuse("42[\"x\",{}");
     refuse("42[1,{}]");
     refuse("42[\"unterminated,{}]");
+    /* a line break anywhere would split the event */
+    refuse("42[\"a\\n\\nevent: x\",{}]");
+    refuse("42[\"a\",{\"k\":\"\n\n\"}]");
+    refuse("42[\"a\",{},\"id\r\"]");
 }
 
 int main(void)
