@@ -60,8 +60,12 @@ static void check_build(const bson_t *doc)
         const char *p = gw_msg_payload(n.msg);
         GW_ASSERT(n.msg->len >= 2 && p[0] == '4' && p[1] == '2');
         json_t *j = parse(p + 2, n.msg->len - 2);
-        GW_ASSERT(j != NULL && json_is_array(j) && json_array_size(j) == 2);
+        /* ["notification", doc] plus, for an ObjectId _id, the recovery offset: that id */
+        size_t want = n.id_len == 24 && strspn(n.id, "0123456789abcdef") == 24 ? 3 : 2;
+        GW_ASSERT(j != NULL && json_is_array(j) && json_array_size(j) == want);
         GW_ASSERT(json_is_string(json_array_get(j, 0)) && json_is_object(json_array_get(j, 1)));
+        if (want == 3)
+            GW_ASSERT(strcmp(json_string_value(json_array_get(j, 2)), n.id) == 0);
         json_decref(j);
     }
     gw_notice_clear(&n);
