@@ -64,10 +64,12 @@ describe("watcher resume and several instances", () => {
         // Batch 1 is covered by a saved token: it must never come back.
         const batch1 = await insertFor(admin, before, counter, roundRobin([on, off], 6));
         await assertExactDelivery(before, DELIVERY_MS, 0, "batch 1");
-        const seenAt = Date.now();
+        // The save that covers the batch may come as soon as its last event was delivered,
+        // even in the same millisecond, and then no other for a long while: wait for one at or
+        // after the last event, not for one after this line.
         await untilHealth(
             first.url,
-            (h) => h.lastTokenSavedAt && Date.parse(h.lastTokenSavedAt) > seenAt,
+            (h) => h.lastTokenSavedAt && Date.parse(h.lastTokenSavedAt) >= Date.parse(h.lastEventAt),
             WATCHER.saveEventsMs + WATCHER.maxAwaitMs + 10000,
             "a token save after batch 1",
         );
@@ -190,10 +192,12 @@ describe("watcher resume and several instances", () => {
         const g1 = await users(first.url, ["lost-0"]);
         await insertFor(adm, g1, counter, ["lost-0", "lost-0"]);
         await assertExactDelivery(g1, DELIVERY_MS, 0, "before the crash");
-        const seenAt = Date.now();
+        // The save that covers the batch may come as soon as its last event was delivered,
+        // even in the same millisecond, and then no other for a long while: wait for one at or
+        // after the last event, not for one after this line.
         await untilHealth(
             first.url,
-            (h) => h.lastTokenSavedAt && Date.parse(h.lastTokenSavedAt) > seenAt,
+            (h) => h.lastTokenSavedAt && Date.parse(h.lastTokenSavedAt) >= Date.parse(h.lastEventAt),
             WATCHER.saveEventsMs + WATCHER.maxAwaitMs + 10000,
             "a token save",
         );
