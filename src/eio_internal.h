@@ -15,6 +15,7 @@
 #include "gw/eio_codec.h"
 #include "gw/hmap.h"
 #include "gw/list.h"
+#include "gw/msgq.h"
 #include "gw/ratelimit.h"
 #include "gw/timerq.h"
 
@@ -51,10 +52,7 @@ struct gw_eio_session {
     uint64_t user_due;    /* upper layer's deadline, 0 = none */
     uint64_t upgrade_due; /* probe deadline, 0 = none */
 
-    /* Outbox: a ring of message references, oldest first. */
-    struct gw_msg **q;
-    uint32_t q_head, q_len, q_cap;
-    size_t q_bytes;
+    struct gw_msgq outbox;
 };
 
 struct gw_eio_engine {
@@ -118,8 +116,6 @@ void eio_session_end_linger(struct gw_eio_session *s);
 /* Handles one decoded packet that arrived on the active transport. Returns -1 when the session
  * was closed because of it. */
 int eio_session_on_packet(struct gw_eio_session *s, const struct gw_eio_packet *pkt);
-struct gw_msg *eio_outbox_peek(struct gw_eio_session *s);
-struct gw_msg *eio_outbox_pop(struct gw_eio_session *s);
 /* Once the session is closing and no transport is attached, queues it to be freed by the next
  * gw_eio_engine_reap(), so the pointer stays valid until the current callback returns. */
 void eio_session_maybe_free(struct gw_eio_session *s);

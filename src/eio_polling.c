@@ -131,7 +131,7 @@ static int flush_get(struct gw_eio_session *s, struct lws *wsi)
     if (s->upgrading || s->websocket) {
         gw_buf_append_char(&b, '6');
     } else {
-        while ((m = eio_outbox_pop(s)) != NULL) {
+        while ((m = gw_msgq_pop(&s->outbox)) != NULL) {
             gw_eio_payload_append(&b, gw_msg_payload(m), m->len, m->binary);
             gw_msg_unref(m);
         }
@@ -158,7 +158,7 @@ static int poll_get(struct gw_eio_engine *eng, struct gw_eio_session *s, struct 
         gw_eio_session_close(s, GW_EIO_CLOSE_TRANSPORT_ERROR, false);
         return respond_error(eng, wsi, GW_EIO_ERR_BAD_REQUEST);
     }
-    if (s->upgrading || s->q_len)
+    if (s->upgrading || s->outbox.len)
         return flush_get(s, wsi);
     c->role = CONN_POLL_GET;
     c->session = s;
@@ -345,7 +345,7 @@ int eio_poll_writeable(struct lws *wsi, struct gw_conn *c)
     struct gw_eio_session *s = c->session;
     if (c->role != CONN_POLL_GET || !s)
         return 0; /* a spurious wake: lws may send them */
-    if (!s->q_len && s->state == SESSION_OPEN && !s->upgrading && !s->websocket)
+    if (!s->outbox.len && s->state == SESSION_OPEN && !s->upgrading && !s->websocket)
         return 0;
     s->get = NULL;
     c->session = NULL;

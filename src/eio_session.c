@@ -197,31 +197,12 @@ void eio_session_reschedule(struct gw_eio_session *s)
     engine_arm(s->eng);
 }
 
-static void outbox_grow(struct gw_eio_session *s)
-{
-    if (s->q_len == s->q_cap) {
-        uint32_t cap = s->q_cap ? s->q_cap * 2 : 4;
-        struct gw_msg **q = gw_malloc(cap * sizeof(*q));
-        for (uint32_t i = 0; i < s->q_len; i++)
-            q[i] = s->q[(s->q_head + i) & (s->q_cap - 1)];
-        free(s->q);
-        s->q = q;
-        s->q_cap = cap;
-        s->q_head = 0;
-    }
-}
-
 /* A ping goes ahead of whatever is queued: the pong deadline starts now, and a client busy
  * reading a long backlog would otherwise only see the ping, and answer it, after the deadline.
  * Engine.IO does not order pings with messages, so nothing else changes. */
 static void send_ping(struct gw_eio_session *s)
 {
-    struct gw_msg *ping = gw_msg_ping();
-    outbox_grow(s);
-    s->q_head = (s->q_head - 1) & (s->q_cap - 1);
-    s->q[s->q_head] = gw_msg_ref(ping);
-    s->q_len++;
-    s->q_bytes += ping->len;
+    gw_msgq_push_front(&s->outbox, gw_msg_ping());
     if (!s->upgrading)
         eio_session_wake(s);
 }
@@ -259,43 +240,6 @@ static void session_on_deadline(struct gw_eio_session *s, uint64_t now)
     eio_session_reschedule(s);
 }
 
-static void outbox_clear(struct gw_eio_session *s)
-{
-    struct gw_msg *m;
-    while ((m = eio_outbox_pop(s)) != NULL)
-        gw_msg_unref(m);
-}
-
-struct gw_msg *eio_outbox_peek(struct gw_eio_session *s)
-{
-    return s->q_len ? s->q[s->q_head] : NULL;
-}
-
-struct gw_msg *eio_outbox_pop(struct gw_eio_session *s)
-{
-    if (!s->q_len)
-        return NULL;
-    struct gw_msg *m = s->q[s->q_head];
-    s->q_head = (s->q_head + 1) & (s->q_cap - 1);
-    s->q_len--;
-    s->q_bytes -= m->len;
-    if (!s->q_len && s->q_cap > 16) {
-        /* A burst grew the ring: give the memory back once it has drained. */
-        free(s->q);
-        s->q = NULL;
-        s->q_cap = s->q_head = 0;
-    }
-    return m;
-}
-
-static void outbox_push(struct gw_eio_session *s, struct gw_msg *m)
-{
-    outbox_grow(s);
-    s->q[(s->q_head + s->q_len) & (s->q_cap - 1)] = m;
-    s->q_len++;
-    s->q_bytes += m->len;
-}
-
 void eio_session_wake(struct gw_eio_session *s)
 {
     if (s->websocket) {
@@ -310,12 +254,13 @@ int gw_eio_session_send(struct gw_eio_session *s, struct gw_msg *m)
 {
     if (s->state != SESSION_OPEN)
         return -1;
-    if (s->q_bytes + m->len > s->ep->settings.outbox_max_bytes) {
-        gw_log_warn("eio", "%s: closing a slow consumer (%zu bytes queued)", s->sid, s->q_bytes);
+    if (s->outbox.bytes + m->len > s->ep->settings.outbox_max_bytes) {
+        gw_log_warn("eio", "%s: closing a slow consumer (%zu bytes queued)", s->sid,
+                    s->outbox.bytes);
         gw_eio_session_close(s, GW_EIO_CLOSE_SLOW_CONSUMER, false);
         return -1;
     }
-    outbox_push(s, gw_msg_ref(m));
+    gw_msgq_push(&s->outbox, m);
     if (!s->upgrading)
         eio_session_wake(s);
     return 0;
@@ -348,7 +293,7 @@ void gw_eio_session_close(struct gw_eio_session *s, enum gw_eio_close_reason why
     s->ep->handler->on_close(s, why);
 
     if (!flush)
-        outbox_clear(s);
+        gw_msgq_clear(&s->outbox);
     if (s->probe) {
         eio_ws_close_later(s->probe);
         s->probe = NULL;
@@ -385,8 +330,7 @@ void gw_eio_engine_reap(struct gw_eio_engine *eng)
         struct gw_eio_session *s = GW_CONTAINER_OF(n, struct gw_eio_session, reap);
         gw_list_unlink(n);
         eng->closing--;
-        outbox_clear(s);
-        free(s->q);
+        gw_msgq_clear(&s->outbox);
         free(s);
     }
 }

@@ -238,11 +238,11 @@ int eio_ws_writeable(struct lws *wsi, struct gw_conn *c)
         c->probe_reply = false;
         return write_frame(wsi, buf + LWS_PRE, 6, false);
     }
-    struct gw_msg *m = eio_outbox_pop(s);
+    struct gw_msg *m = gw_msgq_pop(&s->outbox);
     if (m) {
         int rc = write_frame(wsi, gw_msg_payload(m), m->len, m->binary);
         gw_msg_unref(m);
-        if (s->q_len || s->state == SESSION_CLOSING)
+        if (s->outbox.len || s->state == SESSION_CLOSING)
             lws_callback_on_writable(wsi);
         return rc;
     }
@@ -270,7 +270,7 @@ void eio_ws_closed(struct lws *wsi, struct gw_conn *c)
         s->upgrading = false;
         s->upgrade_due = 0;
         eio_session_reschedule(s);
-        if (s->get && s->q_len)
+        if (s->get && s->outbox.len)
             lws_callback_on_writable(s->get);
         eio_session_maybe_free(s);
     } else if (s->ws == wsi) {

@@ -224,12 +224,7 @@ static void remember_replayed(struct member *m, const struct gw_store_req *r)
 
 static struct gw_msg *encode_replayed(const struct gw_gateway *gw, const struct gw_store_item *it)
 {
-    struct gw_buf args = GW_BUF_INIT;
-    gw_buf_append(&args, it->json, it->json_len);
-    gw_buf_printf(&args, ",\"%s\"", it->id);
-    struct gw_msg *msg = gw_gateway_encode_event(gw->cfg->notification_event, args.data, args.len);
-    gw_buf_free(&args);
-    return msg;
+    return gw_gateway_encode_event(gw->cfg->notification_event, it->json, it->json_len, it->id);
 }
 
 /* sync: {offset, unreadCount, resyncRequired[, error]} with the offset repeated as the last
@@ -245,13 +240,8 @@ static struct gw_msg *encode_sync(const struct gw_store_req *r, const char *offs
         json_object_set_new(o, "error", json_string(r->err));
     char *text = json_dumps(o, JSON_COMPACT);
     json_decref(o);
-    struct gw_buf args = GW_BUF_INIT;
-    gw_buf_append_str(&args, text);
-    if (offset)
-        gw_buf_printf(&args, ",\"%s\"", offset);
+    struct gw_msg *msg = gw_gateway_encode_event("sync", text, strlen(text), offset);
     free(text);
-    struct gw_msg *msg = gw_gateway_encode_event("sync", args.data, args.len);
-    gw_buf_free(&args);
     return msg;
 }
 
@@ -624,21 +614,30 @@ const struct gw_eio_endpoint *gw_gateway_endpoint(struct gw_gateway *gw)
     return gw_sio_server_endpoint(gw->sio);
 }
 
-struct gw_msg *gw_gateway_encode_event(const char *event, const char *json, size_t len)
+struct gw_msg *gw_gateway_encode_event(const char *event, const char *json, size_t len,
+                                       const char *offset)
 {
     json_t *name = json_string(event);
     char *quoted = json_dumps(name, JSON_ENCODE_ANY | JSON_COMPACT);
     json_decref(name);
     GW_ASSERT(quoted);
-    size_t qlen = strlen(quoted);
-    /* "42[" + name + "," + json + "]" */
-    struct gw_msg *m = gw_msg_new(3 + qlen + 1 + len + 1, false);
+    size_t qlen = strlen(quoted), olen = offset ? strlen(offset) : 0;
+    /* "42[" + name + "," + json [+ ",\"" + offset + "\""] + "]" */
+    size_t tail = offset ? 3 + olen : 0;
+    struct gw_msg *m = gw_msg_new(3 + qlen + 1 + len + tail + 1, false);
     char *p = gw_msg_payload(m);
     memcpy(p, "42[", 3);
     memcpy(p + 3, quoted, qlen);
     p[3 + qlen] = ',';
     memcpy(p + 4 + qlen, json, len);
-    p[4 + qlen + len] = ']';
+    char *t = p + 4 + qlen + len;
+    if (offset) {
+        memcpy(t, ",\"", 2);
+        memcpy(t + 2, offset, olen);
+        t[2 + olen] = '"';
+        t += tail;
+    }
+    *t = ']';
     free(quoted);
     return m;
 }
@@ -679,10 +678,9 @@ enum gw_jwt_status gw_gateway_authenticate(struct gw_gateway *gw, const struct g
 }
 
 struct member *gw_gateway_attach(struct gw_gateway *gw, const char *user, size_t len,
-                                 int64_t valid_until, const char *after,
-                                 const struct gw_member_ops *ops, void *stream)
+                                 const char *after, const struct gw_member_ops *ops, void *stream)
 {
-    struct member *m = member_new(gw, valid_until);
+    struct member *m = member_new(gw, 0);
     m->ops = ops;
     m->stream = stream;
     gw_registry_add(gw->registry, &m->link, user, len, m);

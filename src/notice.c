@@ -567,19 +567,9 @@ static enum gw_notice_kind kind_of(const bson_t *change, bool *known)
 static struct gw_msg *encode_message(const char *event, const char *suffix,
                                      const struct gw_buf *json, const char *offset)
 {
-    struct gw_buf name = GW_BUF_INIT, args = GW_BUF_INIT;
-    gw_buf_append_str(&name, event);
-    gw_buf_append_str(&name, suffix);
-    gw_buf_append(&args, json->data, json->len);
-    if (offset) {
-        gw_buf_append_str(&args, ",\"");
-        gw_buf_append_str(&args, offset);
-        gw_buf_append_char(&args, '"');
-    }
-    gw_buf_append_char(&name, '\0');
-    struct gw_msg *m = gw_gateway_encode_event(name.data, args.data, args.len);
-    gw_buf_free(&name);
-    gw_buf_free(&args);
+    char *name = gw_strcat(event, suffix);
+    struct gw_msg *m = gw_gateway_encode_event(name, json->data, json->len, offset);
+    free(name);
     return m;
 }
 

@@ -23,6 +23,7 @@
 #include "gw/http.h"
 #include "gw/list.h"
 #include "gw/log.h"
+#include "gw/msgq.h"
 
 #define HEADER_VALUE_MAX 4096
 
@@ -40,78 +41,10 @@ struct stream {
     struct lws *wsi;
     struct member *member;
     int64_t valid_until; /* wall-clock seconds, 0 = never */
-    struct gw_msg **queue;
-    size_t head, len, cap, bytes;
+    struct gw_msgq queue;
     bool heartbeat_due;
     bool closing;
 };
-
-/* ---- formatting ------------------------------------------------------------------------ */
-
-/* End of the JSON string starting at s[0] == '"' (index of its closing quote), or 0. */
-static size_t string_end(const char *s, size_t len)
-{
-    for (size_t i = 1; i < len; i++) {
-        if (s[i] == '\\')
-            i++;
-        else if (s[i] == '"')
-            return i;
-    }
-    return 0;
-}
-
-int gw_sse_format(const char *msg, size_t len, struct gw_buf *out)
-{
-    /* 42["name",<json>] or 42["name",<json>,"<offset>"]: the gateway's own encoding */
-    if (len < 8 || memcmp(msg, "42[\"", 4) != 0 || msg[len - 1] != ']')
-        return -1;
-    size_t q = string_end(msg + 3, len - 3);
-    if (!q || msg[3 + q + 1] != ',')
-        return -1;
-    json_error_t jerr;
-    json_t *name = json_loadb(msg + 3, q + 1, JSON_DECODE_ANY, &jerr);
-    if (!json_is_string(name)) {
-        json_decref(name);
-        return -1;
-    }
-    const char *data = msg + 3 + q + 2;
-    size_t data_len = (size_t)(msg + len - 1 - data);
-    const char *offset = NULL;
-    size_t offset_len = 0;
-    /* a document ends in '}': a closing quote means a trailing offset string */
-    if (data_len > 3 && data[data_len - 1] == '"') {
-        size_t i = data_len - 2;
-        while (i > 0 && data[i] != '"')
-            i--;
-        if (i > 0 && data[i - 1] == ',') {
-            offset = data + i + 1;
-            offset_len = data_len - i - 2;
-            data_len = i - 1;
-        }
-    }
-    /* One event per message: a line break in the name or the data would end the event early
-     * and let the rest be read as fields of its own (compact JSON never has one). */
-    const char *n = json_string_value(name);
-    bool breaks = strpbrk(n, "\r\n") != NULL || memchr(data, '\n', data_len) ||
-                  memchr(data, '\r', data_len) || (offset && memchr(offset, '\n', offset_len)) ||
-                  (offset && memchr(offset, '\r', offset_len));
-    if (breaks) {
-        json_decref(name);
-        return -1;
-    }
-    gw_buf_append_str(out, "event: ");
-    gw_buf_append_str(out, n);
-    json_decref(name);
-    if (offset) {
-        gw_buf_append_str(out, "\nid: ");
-        gw_buf_append(out, offset, offset_len);
-    }
-    /* compact JSON has no raw newline, so one data line carries it */
-    gw_buf_append_str(out, "\ndata: ");
-    gw_buf_append(out, data, data_len);
-    gw_buf_append_str(out, "\n\n");
-    return 0;
-}
 
 /* ---- the stream's queue ---------------------------------------------------------------- */
 
@@ -127,23 +60,12 @@ static int stream_send(void *p, struct gw_msg *msg)
     struct stream *st = p;
     if (st->closing)
         return -1;
-    if (st->bytes + msg->len > st->sse->cfg->outbox_max_bytes) {
-        gw_log_info("sse", "a stream fell %zu bytes behind: closing it", st->bytes);
+    if (st->queue.bytes + msg->len > st->sse->cfg->outbox_max_bytes) {
+        gw_log_info("sse", "a stream fell %zu bytes behind: closing it", st->queue.bytes);
         stream_close(st);
         return -1;
     }
-    if (st->len == st->cap) {
-        size_t cap = st->cap ? st->cap * 2 : 16;
-        struct gw_msg **q = gw_malloc(cap * sizeof(*q));
-        for (size_t i = 0; i < st->len; i++)
-            q[i] = st->queue[(st->head + i) % st->cap];
-        free(st->queue);
-        st->queue = q;
-        st->head = 0;
-        st->cap = cap;
-    }
-    st->queue[(st->head + st->len++) % st->cap] = gw_msg_ref(msg);
-    st->bytes += msg->len;
+    gw_msgq_push(&st->queue, msg);
     lws_callback_on_writable(st->wsi);
     return 0;
 }
@@ -162,11 +84,8 @@ static int write_text(struct lws *wsi, const char *text, size_t len)
 static int on_writeable(struct lws *wsi, void *p)
 {
     struct stream *st = p;
-    if (st->len) {
-        struct gw_msg *msg = st->queue[st->head];
-        st->head = (st->head + 1) % st->cap;
-        st->len--;
-        st->bytes -= msg->len;
+    struct gw_msg *msg = gw_msgq_pop(&st->queue);
+    if (msg) {
         struct gw_buf text = GW_BUF_INIT;
         int rc = gw_sse_format(gw_msg_payload(msg), msg->len, &text);
         gw_msg_unref(msg);
@@ -182,7 +101,7 @@ static int on_writeable(struct lws *wsi, void *p)
     } else if (st->closing) {
         return -1;
     }
-    if (st->len || st->heartbeat_due || st->closing)
+    if (st->queue.len || st->heartbeat_due || st->closing)
         lws_callback_on_writable(wsi);
     return 0;
 }
@@ -216,9 +135,7 @@ static void on_closed(void *p)
 {
     struct stream *st = p;
     gw_gateway_detach(st->member);
-    for (size_t i = 0; i < st->len; i++)
-        gw_msg_unref(st->queue[(st->head + i) % st->cap]);
-    free(st->queue);
+    gw_msgq_clear(&st->queue);
     gw_list_unlink(&st->node);
     st->sse->count--;
     free(st);
@@ -276,8 +193,8 @@ static void *on_open(struct lws *wsi, void *ud)
     st->valid_until = claims.valid_until;
     gw_list_insert_tail(&sse->streams, &st->node);
     sse->count++;
-    st->member = gw_gateway_attach(sse->gw, claims.user_id, claims.user_id_len, claims.valid_until,
-                                   after, &stream_ops, st);
+    st->member =
+        gw_gateway_attach(sse->gw, claims.user_id, claims.user_id_len, after, &stream_ops, st);
     arm_timer(st);
     return st;
 }

@@ -101,7 +101,7 @@ static void fail_req(struct gw_store_req *r, const char *what, const bson_error_
                 e ? e->message : "unknown error");
 }
 
-static void add_item(struct gw_store_req *r, const bson_t *doc, size_t cap)
+static void add_item(struct gw_store_req *r, const bson_t *doc, size_t *cap)
 {
     bson_iter_t it;
     if (!bson_iter_init_find(&it, doc, "_id") || !BSON_ITER_HOLDS_OID(&it))
@@ -114,22 +114,64 @@ static void add_item(struct gw_store_req *r, const bson_t *doc, size_t cap)
         gw_buf_free(&json);
         return;
     }
-    if (!r->items)
-        r->items = gw_calloc(cap, sizeof(*r->items));
+    if (r->n_items == *cap) {
+        *cap = *cap ? *cap * 2 : 16;
+        r->items = gw_realloc(r->items, *cap * sizeof(*r->items));
+    }
     struct gw_store_item *item = &r->items[r->n_items++];
     bson_oid_to_string(bson_iter_oid(&it), item->id);
     item->json = gw_buf_steal(&json, &item->json_len);
 }
 
-/* Newest first, so the cap keeps the most recent; reversed to oldest first at the end. */
+/* The user's notifications with an ObjectId _id above `after` (exclusive, NULL: any) and at or
+ * above `floor`, newest first, at most `limit`, only their _id when ids_only. Newest first so a
+ * cap keeps the most recent; the index {<user field>: 1, _id: -1} serves it. */
+static mongoc_cursor_t *newest_first(struct gw_store *st, const struct gw_store_req *r,
+                                     const bson_oid_t *after, const bson_oid_t *floor,
+                                     int64_t limit, bool ids_only)
+{
+    bson_t filter = BSON_INITIALIZER, range, opts = BSON_INITIALIZER, sort, proj;
+    append_user(&filter, st->cfg->notification_user_field, r);
+    BSON_APPEND_DOCUMENT_BEGIN(&filter, "_id", &range);
+    if (after)
+        BSON_APPEND_OID(&range, "$gt", after);
+    BSON_APPEND_OID(&range, "$gte", floor);
+    bson_append_document_end(&filter, &range);
+    BSON_APPEND_DOCUMENT_BEGIN(&opts, "sort", &sort);
+    BSON_APPEND_INT32(&sort, "_id", -1);
+    bson_append_document_end(&opts, &sort);
+    if (ids_only) {
+        BSON_APPEND_DOCUMENT_BEGIN(&opts, "projection", &proj);
+        BSON_APPEND_INT32(&proj, "_id", 1);
+        bson_append_document_end(&opts, &proj);
+    }
+    BSON_APPEND_INT64(&opts, "limit", limit);
+    mongoc_cursor_t *cur = mongoc_collection_find_with_opts(st->coll, &filter, &opts, NULL);
+    bson_destroy(&opts);
+    bson_destroy(&filter);
+    return cur;
+}
+
+/* Destroys cur; -1 (and r failed) when it ended on an error. */
+static int finish_cursor(mongoc_cursor_t *cur, struct gw_store_req *r, const char *what)
+{
+    bson_error_t e;
+    int rc = 0;
+    if (mongoc_cursor_error(cur, &e)) {
+        fail_req(r, what, &e);
+        rc = -1;
+    }
+    mongoc_cursor_destroy(cur);
+    return rc;
+}
+
 static int replay(struct gw_store *st, struct gw_store_req *r)
 {
     int64_t max = st->cfg->catchup_max_count;
     int64_t floor_s = (int64_t)(gw_wall_ms() / 1000) - st->cfg->catchup_max_age_s;
     bson_oid_t after, floor_oid;
-    bson_error_t e;
-    bson_t filter = BSON_INITIALIZER, range, opts = BSON_INITIALIZER, sort;
     const bson_t *doc;
+    size_t cap = 0, seen = 0;
 
     bson_oid_init_from_string(&after, r->after);
     oid_from_time(&floor_oid, floor_s);
@@ -137,34 +179,16 @@ static int replay(struct gw_store *st, struct gw_store_req *r)
     if (strcmp(r->after, "000000000000000000000000") != 0 &&
         (int64_t)bson_oid_get_time_t(&after) < floor_s)
         r->truncated = true; /* the client was away longer than the window */
-    append_user(&filter, st->cfg->notification_user_field, r);
-    BSON_APPEND_DOCUMENT_BEGIN(&filter, "_id", &range);
-    BSON_APPEND_OID(&range, "$gt", &after);
-    BSON_APPEND_OID(&range, "$gte", &floor_oid);
-    bson_append_document_end(&filter, &range);
-    BSON_APPEND_DOCUMENT_BEGIN(&opts, "sort", &sort);
-    BSON_APPEND_INT32(&sort, "_id", -1);
-    bson_append_document_end(&opts, &sort);
-    BSON_APPEND_INT64(&opts, "limit", max + 1);
-
-    mongoc_cursor_t *cur = mongoc_collection_find_with_opts(st->coll, &filter, &opts, NULL);
-    size_t seen = 0;
+    mongoc_cursor_t *cur = newest_first(st, r, &after, &floor_oid, max + 1, false);
     while (mongoc_cursor_next(cur, &doc)) {
         if ((int64_t)++seen > max) {
             r->truncated = true;
             break;
         }
-        add_item(r, doc, (size_t)max);
+        add_item(r, doc, &cap);
     }
-    int rc = 0;
-    if (mongoc_cursor_error(cur, &e)) {
-        fail_req(r, "catch-up read", &e);
-        rc = -1;
-    }
-    mongoc_cursor_destroy(cur);
-    bson_destroy(&opts);
-    bson_destroy(&filter);
-    for (size_t i = 0; i < r->n_items / 2; i++) {
+    int rc = finish_cursor(cur, r, "catch-up read");
+    for (size_t i = 0; i < r->n_items / 2; i++) { /* oldest first */
         struct gw_store_item t = r->items[i];
         r->items[i] = r->items[r->n_items - 1 - i];
         r->items[r->n_items - 1 - i] = t;
@@ -174,39 +198,15 @@ static int replay(struct gw_store *st, struct gw_store_req *r)
 
 static int find_newest(struct gw_store *st, struct gw_store_req *r)
 {
-    bson_t filter = BSON_INITIALIZER, opts = BSON_INITIALIZER, sort, proj;
-    bson_error_t e;
+    bson_oid_t zero;
     bson_iter_t it;
     const bson_t *doc;
-    append_user(&filter, st->cfg->notification_user_field, r);
-    BSON_APPEND_DOCUMENT_BEGIN(&opts, "sort", &sort);
-    BSON_APPEND_INT32(&sort, "_id", -1);
-    bson_append_document_end(&opts, &sort);
-    BSON_APPEND_DOCUMENT_BEGIN(&opts, "projection", &proj);
-    BSON_APPEND_INT32(&proj, "_id", 1);
-    bson_append_document_end(&opts, &proj);
-    BSON_APPEND_INT64(&opts, "limit", 1);
-    /* ObjectIds only: they are what catch-up can resume from */
-    bson_t range;
-    bson_oid_t zero;
-    memset(&zero, 0, sizeof(zero));
-    BSON_APPEND_DOCUMENT_BEGIN(&filter, "_id", &range);
-    BSON_APPEND_OID(&range, "$gte", &zero);
-    bson_append_document_end(&filter, &range);
-
-    mongoc_cursor_t *cur = mongoc_collection_find_with_opts(st->coll, &filter, &opts, NULL);
+    memset(&zero, 0, sizeof(zero)); /* ObjectIds only: what catch-up can resume from */
+    mongoc_cursor_t *cur = newest_first(st, r, NULL, &zero, 1, true);
     if (mongoc_cursor_next(cur, &doc) && bson_iter_init_find(&it, doc, "_id") &&
         BSON_ITER_HOLDS_OID(&it))
         bson_oid_to_string(bson_iter_oid(&it), r->newest);
-    int rc = 0;
-    if (mongoc_cursor_error(cur, &e)) {
-        fail_req(r, "newest id read", &e);
-        rc = -1;
-    }
-    mongoc_cursor_destroy(cur);
-    bson_destroy(&opts);
-    bson_destroy(&filter);
-    return rc;
+    return finish_cursor(cur, r, "newest id read");
 }
 
 static int count_unread(struct gw_store *st, struct gw_store_req *r)

@@ -53,8 +53,11 @@ void gw_gateway_free(struct gw_gateway *gw);
 const struct gw_eio_endpoint *gw_gateway_endpoint(struct gw_gateway *gw);
 
 /* Encodes ["<event>",<json>] as the Engine.IO message 42[...] (a new reference), once for every
- * socket it will go to. json is a complete JSON value (borrowed). Any thread. */
-struct gw_msg *gw_gateway_encode_event(const char *event, const char *json, size_t len);
+ * socket it will go to, or ["<event>",<json>,"<offset>"] when offset (a notification id, plain
+ * ASCII) is not NULL: the trailing string is the connection-state-recovery offset the stock
+ * client records by itself. json is a complete JSON value (borrowed). Any thread. */
+struct gw_msg *gw_gateway_encode_event(const char *event, const char *json, size_t len,
+                                       const char *offset);
 
 /* Gives the gateway its store (borrowed, outlives the gateway's sockets): from then on every
  * connect catches up and notification:read works. Without one, neither happens. */
@@ -76,11 +79,10 @@ enum gw_jwt_status gw_gateway_authenticate(struct gw_gateway *gw, const struct g
 
 /* Registers a non-Socket.IO receiver (ops and stream borrowed until detached) for user[0..len)
  * and, with a store, starts its catch-up after `after` (a notification id, NULL for none; an
- * id that is not 24 hex digits makes the sync event say resyncRequired). valid_until is the
- * token's end in wall-clock seconds (0 = none); the caller enforces it. Returns the member. */
+ * id that is not 24 hex digits makes the sync event say resyncRequired). The caller enforces
+ * the token's expiry. Returns the member. */
 struct member *gw_gateway_attach(struct gw_gateway *gw, const char *user, size_t len,
-                                 int64_t valid_until, const char *after,
-                                 const struct gw_member_ops *ops, void *stream);
+                                 const char *after, const struct gw_member_ops *ops, void *stream);
 /* Unregisters and frees a member from gw_gateway_attach(). */
 void gw_gateway_detach(struct member *m);
 

@@ -16,6 +16,7 @@
 #include "gw/cors.h"
 #include "gw/gateway.h"
 #include "gw/server.h"
+#include "gw/sse_codec.h"
 
 #define GW_SSE_PATH "/api/notifications/stream"
 
@@ -31,10 +32,5 @@ struct gw_http_route gw_sse_route(struct gw_sse *sse);
 /* Shutdown: every stream ends after what it has queued. */
 void gw_sse_close_all(struct gw_sse *sse);
 size_t gw_sse_stream_count(const struct gw_sse *sse);
-
-/* Pure: appends the SSE text of an encoded 42["<event>",<json>[,"<offset>"]] message to out
- * (`event:`, `id:` when there is an offset, `data:`, blank line). Returns 0, or -1 when msg is
- * not such a message. For tests. Any thread. */
-int gw_sse_format(const char *msg, size_t len, struct gw_buf *out);
 
 #endif

@@ -1,4 +1,4 @@
-/* fuzz_sse.c -- libFuzzer target for gw_sse_format (include/gw/sse.h).
+/* fuzz_sse.c -- libFuzzer target for gw_sse_format (include/gw/sse_codec.h).
  *
  * The renderer reads a message the gateway encoded itself, but it must still never read out of
  * bounds on any input. When it accepts one, the output is one SSE event: it starts with
@@ -11,7 +11,7 @@
 
 #include "gw/buf.h"
 #include "gw/common.h"
-#include "gw/sse.h"
+#include "gw/sse_codec.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

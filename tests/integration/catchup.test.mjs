@@ -6,11 +6,10 @@ import { after, before, describe, test } from "node:test";
 import { io } from "socket.io-client";
 
 import {
-    adminClient,
     collect,
     connectClient,
     startGateway,
-    startMongo,
+    startStack,
     until,
     waitWatching,
 } from "./lib/stack.mjs";
@@ -48,29 +47,14 @@ function assertExactly(got, from, n, what) {
 }
 
 describe("catch-up", () => {
-    let mongo, gw, admin;
-    const sockets = [];
-    const env = () => ({ ENABLE_CHANGE_STREAMS: "true", MONGODB_URI: mongo.uri });
+    let st, gw, admin, env, sockets;
 
     before(async () => {
-        mongo = await startMongo();
-        gw = await startGateway(env());
-        await waitWatching(gw.url);
-        admin = await adminClient(mongo.uri);
+        st = await startStack();
+        ({ gw, admin, env, closeables: sockets } = st);
     });
 
-    after(async () => {
-        for (const s of sockets) s.close();
-        await admin?.client.close();
-        await gw?.stop();
-        await mongo?.stop();
-    });
-
-    async function connect(user, opts = {}, url = gw.url) {
-        const s = await connectClient(url, hsToken(user), opts);
-        sockets.push(s);
-        return s;
-    }
+    after(() => st?.stop());
 
     test("a first connect gets sync with the newest id, the unread count and an offset", async () => {
         const [id1] = await insertMany(admin, "first", 0, 1);
@@ -97,7 +81,7 @@ describe("catch-up", () => {
 
     test("100 missed while away arrive in order, none twice, then live ones (lastNotificationId)", async () => {
         const user = "away";
-        const s1 = await connect(user, { transports: ["websocket"] });
+        const s1 = await st.connect(user, ["websocket"]);
         const got1 = collect(s1);
         const [seen] = await insertMany(admin, user, 0, 1);
         await until(() => got1.length === 1, 5000);
@@ -331,7 +315,7 @@ describe("catch-up", () => {
         try {
             await waitWatching(other.url);
             const user = "mover";
-            const a = await connect(user, { transports: ["websocket"] });
+            const a = await st.connect(user, ["websocket"]);
             const gotA = collect(a);
             await insertMany(admin, user, 0, 2);
             await until(() => gotA.length === 2, 5000);

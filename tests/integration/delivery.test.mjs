@@ -5,39 +5,23 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 
 import {
-    adminClient,
     collect,
     connectClient,
     startGateway,
-    startMongo,
+    startStack,
     until,
-    waitWatching,
 } from "./lib/stack.mjs";
 import { hsToken } from "./lib/tokens.mjs";
 
 describe("delivery from the change stream", () => {
-    let mongo, gw, admin;
-    const sockets = [];
+    let st, gw, admin, connect;
 
     before(async () => {
-        mongo = await startMongo();
-        gw = await startGateway({ ENABLE_CHANGE_STREAMS: "true", MONGODB_URI: mongo.uri });
-        await waitWatching(gw.url);
-        admin = await adminClient(mongo.uri);
+        st = await startStack();
+        ({ gw, admin, connect } = st);
     });
 
-    after(async () => {
-        for (const s of sockets) s.close();
-        await admin?.client.close();
-        await gw?.stop();
-        await mongo?.stop();
-    });
-
-    async function connect(user, transports) {
-        const s = await connectClient(gw.url, hsToken(user), { transports });
-        sockets.push(s);
-        return s;
-    }
+    after(() => st?.stop());
 
     test("three tabs of one user all receive a delivery; another user receives nothing", async () => {
         const tabs = [

@@ -6,40 +6,18 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { io } from "socket.io-client";
 
-import {
-    adminClient,
-    collect,
-    connectClient,
-    startGateway,
-    startMongo,
-    until,
-    waitWatching,
-} from "./lib/stack.mjs";
+import { collect, startStack, until } from "./lib/stack.mjs";
 import { hsToken } from "./lib/tokens.mjs";
 
 describe("read state", () => {
-    let mongo, gw, admin;
-    const sockets = [];
+    let st, gw, admin, sockets, connect;
 
     before(async () => {
-        mongo = await startMongo();
-        gw = await startGateway({ ENABLE_CHANGE_STREAMS: "true", MONGODB_URI: mongo.uri });
-        await waitWatching(gw.url);
-        admin = await adminClient(mongo.uri);
+        st = await startStack();
+        ({ gw, admin, connect, closeables: sockets } = st);
     });
 
-    after(async () => {
-        for (const s of sockets) s.close();
-        await admin?.client.close();
-        await gw?.stop();
-        await mongo?.stop();
-    });
-
-    async function connect(user, transports) {
-        const s = await connectClient(gw.url, hsToken(user), { transports });
-        sockets.push(s);
-        return s;
-    }
+    after(() => st?.stop());
 
     async function insert(user, title) {
         const r = await admin.notifications.insertOne({ userId: user, type: "t", title, read: false });

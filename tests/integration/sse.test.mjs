@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 
-import { adminClient, startGateway, startMongo, until, waitWatching } from "./lib/stack.mjs";
+import { startStack, until } from "./lib/stack.mjs";
 import { hsToken } from "./lib/tokens.mjs";
 
 /** Opens a stream and parses its events as they come: { events, comments, close() }. */
@@ -45,26 +45,14 @@ async function openStream(url, headers) {
 }
 
 describe("SSE stream", () => {
-    let mongo, gw, admin;
-    const streams = [];
+    let st, gw, admin, streams;
 
     before(async () => {
-        mongo = await startMongo();
-        gw = await startGateway({
-            ENABLE_CHANGE_STREAMS: "true",
-            MONGODB_URI: mongo.uri,
-            SSE_HEARTBEAT_MS: "1000",
-        });
-        await waitWatching(gw.url);
-        admin = await adminClient(mongo.uri);
+        st = await startStack({ SSE_HEARTBEAT_MS: "1000" });
+        ({ gw, admin, closeables: streams } = st);
     });
 
-    after(async () => {
-        for (const s of streams) s.close();
-        await admin?.client.close();
-        await gw?.stop();
-        await mongo?.stop();
-    });
+    after(() => st?.stop());
 
     async function insert(user, i) {
         const r = await admin.notifications.insertOne({ userId: user, type: "t", seq: i });

@@ -1,7 +1,7 @@
 /* test_sse.c -- the SSE rendering of encoded notification messages. */
 #include <string.h>
 
-#include "gw/sse.h"
+#include "gw/sse_codec.h"
 #include "test.h"
 
 static void check(const char *msg, const char *want)

@@ -9,7 +9,7 @@ import { MongoClient } from "mongodb";
 import { io } from "socket.io-client";
 
 import { buildBinary, spawnServer } from "./server.mjs";
-import { TEST_SECRET } from "./tokens.mjs";
+import { TEST_SECRET, hsToken } from "./tokens.mjs";
 
 const EMU_READY = /mongo-emu listening on ()([^\s:]+):(\d+)/;
 
@@ -94,6 +94,40 @@ export async function until(check, timeoutMs, describe = () => "") {
         }
         await new Promise((r) => setTimeout(r, 20));
     }
+}
+
+/**
+ * The usual fixture: a mongo-emu, a gateway watching it (`extra` environment on top) and the
+ * admin client. `env(more)` is the gateway environment, for starting more instances on the same
+ * emulator; what a test opens goes into `closeables` (anything with close()), and stop() closes
+ * those first, then the rest. `connect(user, transports)` is a connected stock client of that
+ * user on the gateway, closed with the stack.
+ */
+export async function startStack(extra = {}) {
+    const mongo = await startMongo();
+    const env = (more = {}) => ({ ENABLE_CHANGE_STREAMS: "true", MONGODB_URI: mongo.uri, ...more });
+    const gw = await startGateway(env(extra));
+    await waitWatching(gw.url);
+    const admin = await adminClient(mongo.uri);
+    const closeables = [];
+    return {
+        mongo,
+        gw,
+        admin,
+        env,
+        closeables,
+        async connect(user, transports) {
+            const s = await connectClient(gw.url, hsToken(user), { transports });
+            closeables.push(s);
+            return s;
+        },
+        async stop() {
+            for (const c of closeables) c.close();
+            await admin.client.close();
+            await gw.stop();
+            await mongo.stop();
+        },
+    };
 }
 
 /** The admin backend: the official driver on the notifications collection. */
