@@ -7,8 +7,8 @@ SANITIZED ?= 0
 CMAKE_FLAGS ?=
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
-APT_PACKAGES := build-essential cmake pkg-config libwebsockets-dev libwebsockets-evlib-uv \
-	libuv1-dev libmongoc-dev libbson-dev libjansson-dev libssl-dev openssl nodejs npm
+APT_PACKAGES := build-essential cmake pkg-config libwebsockets-dev libwebsockets-evlib-ev \
+	libev-dev libmongoc-dev libbson-dev libjansson-dev libssl-dev openssl nodejs npm
 # Only the tests need these: Debian's chromium for the demo's browser test (never a
 # browser downloaded by npm), valgrind for `make test-valgrind`.
 TEST_APT_PACKAGES := chromium valgrind

@@ -2,8 +2,9 @@
  *
  * DESIGN
  *
- * One lws context on the libuv event lib (Debian's default poll() loop collapses past a few
- * thousand sockets), one vhost, one protocol that handles both HTTP and WebSocket: clients send
+ * One lws context on the libev event lib (Debian's default poll() loop collapses past a few
+ * thousand sockets; on libuv every poll change cost an epoll DEL, a scan of the event batch and
+ * an ADD, a third of the CPU of a delivery: bench/README.md has the figures), one vhost, one protocol that handles both HTTP and WebSocket: clients send
  * no Sec-WebSocket-Protocol, so lws binds them to protocols[0]. This file is the only one that
  * knows lws callback reasons; it maps them onto the Engine.IO transports and the HTTP routes.
  *
@@ -11,7 +12,9 @@
  * that is safe from another thread; lws answers with LWS_CALLBACK_EVENT_WAIT_CANCELLED on the
  * loop thread, where on_wake drains whatever mailbox the owner has.
  *
- * Shutdown: SIGINT/SIGTERM arrive as a libuv signal on the loop thread. The server stops
+ * Shutdown: a SIGINT/SIGTERM handler only sets a flag and wakes the loop (lws_cancel_service()
+ * writes to lws's event pipe, which is async-signal-safe); the wake, on the loop thread, finds
+ * the flag and starts the shutdown. SIGHUP is ignored, as a daemon's is. The server stops
  * listening, lets the owner stop its producers (on_stop), closes every session with a flush,
  * and polls until they are gone (at most SHUTDOWN_GRACE_MS), then destroys the context so
  * lws_service() returns.
@@ -27,6 +30,7 @@
 #include <string.h>
 
 #include "eio_internal.h"
+#include "evtimer.h"
 #include "gw/common.h"
 #include "gw/http.h"
 #include "gw/log.h"
@@ -72,8 +76,9 @@ struct gw_server {
     bool tls;
 };
 
-/* lws hands the signal callback no user pointer; a process runs one server. */
-static struct gw_server *signal_target;
+/* A signal handler gets no user pointer; a process runs one server. */
+static struct gw_server *volatile signal_target;
+static volatile sig_atomic_t stop_signalled;
 
 /* Matches "/socket.io/" against a request path with or without the trailing slash. */
 static bool path_is(const char *want, const char *path)
@@ -235,6 +240,8 @@ static int dispatch(struct gw_server *srv, struct lws *wsi, enum lws_callback_re
         return 0;
 
     case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+        if (stop_signalled && !srv->stopping && !srv->destroyed)
+            gw_server_stop(srv);
         if (srv->opt.on_wake && !srv->destroyed)
             srv->opt.on_wake(srv->opt.ud);
         return 0;
@@ -316,15 +323,30 @@ void gw_server_stop(struct gw_server *srv)
         srv->opt.on_stop(srv->opt.ud);
     srv->producers_deadline = gw_now_ms() + PRODUCER_GRACE_MS;
     poll_shutdown(srv);
-    /* Called from a signal callback, lws 4.1 on libuv would arm the new timer only at its next
-     * I/O event or earlier timer: wake the loop so it re-arms now. */
-    lws_cancel_service(srv->ctx);
 }
 
-static void on_signal(void *handle, int signum)
+static void on_signal(int signum)
 {
-    if (signal_target && (signum == SIGINT || signum == SIGTERM))
-        gw_server_stop(signal_target);
+    (void)signum;
+    stop_signalled = 1;
+    struct gw_server *srv = signal_target;
+    if (srv)
+        lws_cancel_service(srv->ctx);
+}
+
+/* Installed after the context exists, so it replaces the SIGINT watcher lws's libev plugin
+ * registers (and no signal arrives before there is a loop to wake). */
+static void install_signal_handlers(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sa.sa_handler = SIG_IGN;
+    sigaction(SIGHUP, &sa, NULL);
 }
 
 void gw_server_wake(struct gw_server *srv)
@@ -406,9 +428,7 @@ struct gw_server *gw_server_new(const struct gw_server_options *opt, char *err)
     info.iface = bind_address(opt->host);
     info.protocols = srv->protocols;
     info.user = srv;
-    info.signal_cb = on_signal;
-    info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_UV_NO_SIGSEGV_SIGFPE_SPIN |
-                   LWS_SERVER_OPTION_VALIDATE_UTF8 | LWS_SERVER_OPTION_DISABLE_IPV6;
+    info.options = LWS_SERVER_OPTION_LIBEV | LWS_SERVER_OPTION_VALIDATE_UTF8 | LWS_SERVER_OPTION_DISABLE_IPV6;
     /* lws times headers from the first byte of a request (its header table is held that long)
      * and everything before it from the accept, both in whole seconds. An idle keep-alive
      * connection gets the same time to start its next request. */
@@ -423,7 +443,6 @@ struct gw_server *gw_server_new(const struct gw_server_options *opt, char *err)
         info.ssl_private_key_filepath = opt->tls_key_file;
         info.alpn = "http/1.1";
     }
-    signal_target = srv;
     srv->ctx = lws_create_context(&info);
     if (!srv->ctx) {
         gw_set_error(err, "cannot listen on %s:%d%s (port in use, bad address%s?)",
@@ -431,11 +450,16 @@ struct gw_server *gw_server_new(const struct gw_server_options *opt, char *err)
                      srv->tls ? ", or unreadable certificate or key" : "");
         goto fail;
     }
+    if (gw_evtimer_check(err) != 0) {
+        lws_context_destroy(srv->ctx);
+        goto fail;
+    }
     srv->vhost = lws_get_vhost_by_name(srv->ctx, "default");
     gw_eio_engine_attach(srv->eng, srv->ctx);
+    signal_target = srv;
+    install_signal_handlers();
     return srv;
 fail:
-    signal_target = NULL;
     gw_eio_engine_detach(srv->eng);
     gw_eio_engine_free(srv->eng);
     gw_ratelimit_free(srv->handshake_rate);
