@@ -440,6 +440,75 @@ static void test_doubles_round_trip(void)
     CHECK_INT_EQ(bad, 0);
 }
 
+/* The reference for "shortest": try every length from 1 to 17 and keep the first that reads
+ * back (the codec tries only 15 to 17, and integers not at all). */
+static size_t shortest_length(double d)
+{
+    char text[40];
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(text, sizeof(text), "%.*e", prec - 1, fabs(d));
+        if (strtod(text, NULL) == fabs(d))
+            return (size_t)prec;
+    }
+    return 17;
+}
+
+/* Significant digits in a JSON number as the codec prints it. */
+static size_t significant_digits(const char *t)
+{
+    size_t n = 0, zeros = 0;
+    int started = 0;
+    for (; *t && *t != 'e'; t++) {
+        if (*t < '0' || *t > '9')
+            continue;
+        if (*t == '0' && !started)
+            continue;
+        started = 1;
+        if (*t == '0') {
+            zeros++;
+        } else {
+            n += zeros + 1;
+            zeros = 0;
+        }
+    }
+    return n ? n : 1;
+}
+
+/* No other length reads back in fewer digits, for random bit patterns, human decimals,
+ * integers near 2^53 and microsecond timestamps. */
+static void test_doubles_shortest(void)
+{
+    uint64_t x = 0x2545f4914f6cdd1du;
+    int bad = 0;
+    for (int i = 0; i < 40000; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        double d;
+        memcpy(&d, &x, sizeof(d));
+        switch (i % 4) {
+        case 1:
+            d = (double)(int64_t)(x % 2000001) / 1000.0 - 1000.0;
+            break;
+        case 2:
+            d = 9007199254740992.0 - (double)(x % 4096) + (i % 8 == 2 ? 0.5 : 0);
+            break;
+        case 3:
+            d = i % 16 == 3 ? ldexp((double)(x % 4503599627370496u), -1074) /* subnormal */
+                            : 1.7e15 + (double)(x % 100000000000u);
+            break;
+        }
+        if (!isfinite(d) || d == 0)
+            continue;
+        char *t = double_text(d);
+        size_t got = significant_digits(t), want = shortest_length(d);
+        if (got != want && bad++ < 5)
+            TEST_FAIL_AT("%.17g printed as %s: %zu digits, shortest is %zu", d, t, got, want);
+        free(t);
+    }
+    CHECK_INT_EQ(bad, 0);
+}
+
 static void test_dates(void)
 {
     static const struct {
@@ -1123,6 +1192,7 @@ int main(void)
     RUN(test_keys_escaped);
     RUN(test_doubles);
     RUN(test_doubles_round_trip);
+    RUN(test_doubles_shortest);
     RUN(test_dates);
     RUN(test_dates_match_gmtime);
     RUN(test_depth_guard);
