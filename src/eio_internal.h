@@ -88,21 +88,23 @@ enum conn_role { CONN_NONE, CONN_POLL_GET, CONN_POLL_POST, CONN_WS, CONN_STREAM 
 /* Per-wsi state (the lws per-session data of our one protocol). For HTTP it lives for one
  * transaction only: lws frees and zeroes it between keep-alive requests. */
 struct gw_conn {
-    enum conn_role role;
     struct gw_eio_session *session; /* NULL when detached */
     const struct gw_eio_endpoint *ep;
-    char sid[GW_EIO_SID_LEN + 1]; /* POST: the session the body is for */
-    struct gw_buf in;             /* POST body, or a WebSocket message being reassembled */
-    bool in_too_large;
-    bool chunked; /* POST: Transfer-Encoding: chunked, decoded by dechunk */
+    struct gw_buf in; /* POST body, or a WebSocket message being reassembled */
     struct gw_chunked dechunk;
     size_t in_total;                   /* POST: decoded body bytes so far, kept or not */
-    bool probe_reply;                  /* WebSocket probe: "3probe" is due */
-    bool close_now;                    /* WebSocket: close at the next WRITEABLE */
-    bool close_armed;                  /* WebSocket: the close frame goes out from the wsi timer */
-    bool body_timer;                   /* POST: the wsi timer is the body deadline */
     const struct gw_http_route *route; /* CONN_STREAM: the streaming route and its stream */
     void *stream;
+    char sid[GW_EIO_SID_LEN + 1]; /* POST: the session the body is for */
+    /* The small fields last, so the struct packs into the allocator's 128-byte class: lws
+     * keeps one per connection. */
+    uint8_t role; /* enum conn_role */
+    bool in_too_large;
+    bool chunked;     /* POST: Transfer-Encoding: chunked, decoded by dechunk */
+    bool probe_reply; /* WebSocket probe: "3probe" is due */
+    bool close_now;   /* WebSocket: close at the next WRITEABLE */
+    bool close_armed; /* WebSocket: the close frame goes out from the wsi timer */
+    bool body_timer;  /* POST: the wsi timer is the body deadline */
 };
 
 /* eio_session.c */

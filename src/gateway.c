@@ -70,9 +70,11 @@ struct catchup {
 struct member {
     struct gw_registry_link link;
     struct gw_gateway *gw;
-    struct gw_sio_socket *sock;      /* NULL for an SSE stream */
-    const struct gw_member_ops *ops; /* SSE streams only */
-    void *stream;
+    const struct gw_member_ops *ops; /* NULL for a Socket.IO socket, else the SSE stream's */
+    union {
+        struct gw_sio_socket *sock; /* ops == NULL */
+        void *stream;
+    };
     int64_t valid_until; /* wall-clock seconds at which the token stops being valid, 0 = never */
     struct gw_store_req *reqs; /* in flight, linked through owner_next */
     struct catchup *cu;        /* NULL when no catch-up state is needed */
@@ -96,14 +98,14 @@ static int reject(enum gw_jwt_status st, struct gw_sio_reject *rej)
 
 static int member_send(struct member *m, struct gw_msg *msg)
 {
-    if (m->sock)
+    if (!m->ops)
         return gw_sio_socket_send_msg(m->sock, msg);
     return m->ops->send(m->stream, msg);
 }
 
 static void member_close(struct member *m)
 {
-    if (m->sock)
+    if (!m->ops)
         gw_sio_socket_close_transport(m->sock);
     else
         m->ops->close(m->stream);
@@ -384,7 +386,7 @@ static void mark_read(struct gw_gateway *gw, struct gw_sio_socket *sock, const j
 
 static void finish_mark(struct member *m, struct gw_store_req *r)
 {
-    if (!m->sock || r->ack_id == GW_SIO_NO_ID)
+    if (m->ops || r->ack_id == GW_SIO_NO_ID)
         return;
     if (r->status < 0)
         ack_error(m->sock, r->ack_id, "STORE_UNAVAILABLE", r->err);
@@ -541,7 +543,7 @@ static void evict(void *owner, void *ud)
     gw_log_debug("gateway", "over the per-user socket cap, disconnecting the oldest");
     /* A Socket.IO DISCONNECT, not a transport close: the client must not come back and evict
      * the next oldest tab in turn. */
-    if (m->sock)
+    if (!m->ops)
         gw_sio_socket_disconnect(m->sock);
     else
         m->ops->close(m->stream);

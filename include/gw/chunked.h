@@ -16,9 +16,9 @@
 #include "gw/buf.h"
 
 struct gw_chunked {
-    int state;
     uint64_t remain;  /* bytes left in the current chunk */
-    unsigned line;    /* bytes of the current size/trailer line, bounded */
+    uint32_t line;    /* bytes of the current size/trailer line, bounded */
+    uint8_t state;    /* private; 16 bytes in all, as it is in every connection's state */
     bool size_digits; /* the size line had at least one hex digit */
 };
 
