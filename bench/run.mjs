@@ -16,9 +16,11 @@
 //
 // Usage: node bench/run.mjs [--quick] [--rounds N] [--build DIR] [--only a,b,c,d]
 //                           [--servers gateway,peer] [--out DIR] [--gateway-bin FILE]
-//                           [--perf DIR]
+//                           [--perf DIR] [--shapes 10000x1,1x5000]
 // --gateway-bin runs another gateway build (e.g. an older commit, for a before/after figure);
-// --perf DIR records each server with `perf record -g` into DIR/<server>-<round>.data.
+// --perf DIR records each server with `perf record -g` into DIR/<server>-<round>.data, and each
+// b shape's delivery window alone (DWARF call graphs) into DIR/<server>-<round>-b-<shape>.data;
+// --shapes runs only those b shapes.
 // Every process it starts listens on or connects to 127.0.0.0/8 only, and each phase has a
 // time bound; the script stops what it started (by pid) on exit.
 import { spawn, execFileSync } from "node:child_process";
@@ -43,6 +45,7 @@ const { values: opt } = parseArgs({
         out: { type: "string", default: join(here, "results") },
         "gateway-bin": { type: "string" },
         perf: { type: "string" },
+        shapes: { type: "string" },
     },
 });
 
@@ -411,7 +414,7 @@ async function scenarioLatency(ctx, server) {
 
 // b: the maximum deliveries/s for one shape: notifications offered faster than the server can
 // write them; the rate is what the clients received over their receive window.
-async function scenarioMax(ctx, server, shape) {
+async function scenarioMax(ctx, server, shape, perfFile) {
     const { users, per, rate, seconds } = shape;
     const procs = users * per >= 4000 ? 2 : 1;
     const expect = Math.max(1, Math.round((rate * seconds) / users));
@@ -426,11 +429,19 @@ async function scenarioMax(ctx, server, shape) {
             peakRss = Math.max(peakRss, memKb(server.pid).rss);
         } catch {}
     }, 250);
+    const perf = perfFile && start("perf", "perf", ["record", "-F", "999", "--call-graph", "dwarf,16384",
+                                                    "-p", String(server.pid), "-o", perfFile],
+                                   { cpu: LOAD_CPU });
+    if (perf) await sleep(500);
     const w = window(server);
     const ins = await insert(ctx, { users, rate, seconds });
     const reports = await Promise.all(gens.map((g) => g.report()));
     const win = w();
     clearInterval(sampler);
+    if (perf) {
+        perf.child.kill("SIGINT");
+        await perf.exited;
+    }
     const first = Math.min(...reports.map((r) => r.noticeWindowUs[0]).filter((x) => x > 0));
     const last = Math.max(...reports.map((r) => r.noticeWindowUs[1]));
     const deliveries = reports.reduce((a, r) => a + r.notifications.received, 0);
@@ -508,8 +519,10 @@ async function runServer(name, ctx, roundNo) {
         }
         if (only.has("b")) {
             res.max = {};
-            for (const shape of P.max) {
-                const r = await scenarioMax(ctx, server, shape);
+            const wanted = opt.shapes && new Set(opt.shapes.split(","));
+            for (const shape of P.max.filter((x) => !wanted || wanted.has(`${x.users}x${x.per}`))) {
+                const r = await scenarioMax(ctx, server, shape, opt.perf &&
+                    join(opt.perf, `${name}-${roundNo}-b-${shape.users}x${shape.per}.data`));
                 res.max[r.shape] = r;
                 log(`${name}: b ${r.shape} ${r.deliveriesPerSecond}/s, ` +
                     `${r.serverCpuUsPerDelivery} us CPU each${r.problems ? " INVALID" : ""}`);
