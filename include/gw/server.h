@@ -1,4 +1,4 @@
-/* server.h -- the libwebsockets context: one port for HTTP and WebSocket, on libuv.
+/* server.h -- the libwebsockets context: one port for HTTP and WebSocket, on libev.
  *
  * The server owns the lws context, the Engine.IO engine and its endpoints, and a small table of
  * plain HTTP routes (health, metrics). It is the only module that knows lws callback reasons;
