@@ -379,9 +379,56 @@ async function scenarioHandshake(ctx, server, alg) {
     };
 }
 
+// The gateway's notify_gateway_dispatch_latency_seconds from /metrics: cumulative counts by
+// bucket upper edge in us (Infinity for +Inf), and the sum in us; null from a build without it
+// (--gateway-bin of an older commit).
+function dispatchHistogram(port) {
+    const name = "notify_gateway_dispatch_latency_seconds";
+    return new Promise((resolve, reject) => {
+        const req = get({ host: "127.0.0.1", port, path: "/metrics", timeout: 5000 }, (res) => {
+            let body = "";
+            res.setEncoding("utf8");
+            res.on("data", (d) => (body += d));
+            res.on("end", () => {
+                const buckets = [];
+                let sumUs = null;
+                for (const line of body.split("\n")) {
+                    const b = /^(\S+)_bucket\{le="([^"]+)"\} (\d+)$/.exec(line);
+                    if (b && b[1] === name)
+                        buckets.push([b[2] === "+Inf" ? Infinity : Math.round(Number(b[2]) * 1e6),
+                                      Number(b[3])]);
+                    else if (line.startsWith(`${name}_sum `))
+                        sumUs = Number(line.slice(name.length + 5)) * 1e6;
+                }
+                resolve(buckets.length ? { buckets, sumUs } : null);
+            });
+        });
+        req.on("error", reject);
+        req.on("timeout", () => req.destroy(new Error("/metrics timed out")));
+    });
+}
+
+// What the dispatch histogram saw between two scrapes: the deliveries, and each quantile as the
+// upper edge of the bucket it falls in (null past the last finite bound).
+function gatewayShare(before, after) {
+    const buckets = after.buckets.map(([le, n], i) => [le, n - before.buckets[i][1]]);
+    const deliveries = buckets.at(-1)[1];
+    const edge = (q) => {
+        if (!deliveries) return null;
+        const le = buckets.find(([, n]) => n >= Math.ceil(q * deliveries))[0];
+        return le === Infinity ? null : le;
+    };
+    return { deliveries, p50Us: edge(0.5), p99Us: edge(0.99), p999Us: edge(0.999),
+             meanUs: deliveries ? round((after.sumUs - before.sumUs) / deliveries, 1) : null,
+             bucketsUs: buckets.map(([le, n]) => [le === Infinity ? "+Inf" : le, n]) };
+}
+
 // a: insert -> client latency at each rate, with P.bgIdle idle sockets held beside the measured
-// set (P.latUsers users x 2 sockets, a fresh generator per rate so seq restarts at 0).
+// set (P.latUsers users x 2 sockets, a fresh generator per rate so seq restarts at 0). For the
+// gateway also its own share of each delivery (change event in -> socket write), from its
+// dispatch histogram scraped around each rate's window; the peer has no such figure.
 async function scenarioLatency(ctx, server) {
+    const own = server.name === "notify-gateway";
     const bg = split(P.bgIdle / 2, 2, 2).map((p) =>
         loadgen(ctx, { users: p.users, per: 2, offset: 1000000 + p.offset, hold: 3600 }));
     await Promise.all(bg.map((g) => g.settled()));
@@ -391,10 +438,16 @@ async function scenarioLatency(ctx, server) {
         const g = loadgen(ctx, { users: P.latUsers, per: 2, offset: 0, hold: P.latSeconds + 30,
                                  expect, untilComplete: true });
         await g.settled();
+        const h0 = own ? await dispatchHistogram(ctx.port) : null;
         const w = window(server);
         const ins = await insert(ctx, { users: P.latUsers, rate, seconds: P.latSeconds });
         const r = await g.report();
         const win = w();
+        const h1 = h0 ? await dispatchHistogram(ctx.port) : null;
+        const share = h1 ? gatewayShare(h0, h1) : undefined;
+        if (share)
+            log(`gateway's own share at ${rate}/s: p50 <= ${share.p50Us} p99 <= ${share.p99Us} ` +
+                `p99.9 <= ${share.p999Us} us over ${share.deliveries} deliveries`);
         out[rate] = {
             rate, achievedRate: ins.achievedRate, deliveries: r.notifications.received,
             problems: problems([r]),
@@ -402,6 +455,7 @@ async function scenarioLatency(ctx, server) {
                          max: r.latencyUs.max },
             serverCpuUsPerDelivery: round((win.serverCpu * 1e6) / Math.max(1, r.notifications.received), 1),
             cores: { server: round(win.serverCore, 2), load: round(win.loadCore, 2) },
+            gatewayShare: share,
         };
     }
     for (const g of bg) g.child.kill("SIGTERM");
@@ -577,6 +631,18 @@ function rows() {
                 r.push({ id: `a.${rate}.${q}`, label: `a. latency at ${rate}/s, ${P.bgIdle} idle: ${q} (us)`,
                          path: `latency.${rate}.latencyUs.${q}`, prob: `latency.${rate}.problems`,
                          better: "lower" });
+    if (only.has("a"))
+        for (const rate of P.latRates) {
+            for (const [q, name] of [["p50", "p50"], ["p99", "p99"], ["p999", "p99.9"]])
+                r.push({ id: `a.${rate}.own.${q}`,
+                         label: `a. gateway's own share (event in -> socket write) ${name} <= (us, ` +
+                                `bucket upper edge) at ${rate}/s`,
+                         path: `latency.${rate}.gatewayShare.${q}Us`, prob: `latency.${rate}.problems`,
+                         better: "lower" });
+            r.push({ id: `a.${rate}.own.n`, label: `a. deliveries in the gateway's own-share histogram at ${rate}/s`,
+                     path: `latency.${rate}.gatewayShare.deliveries`, prob: `latency.${rate}.problems`,
+                     better: "info" });
+        }
     if (only.has("a"))
         for (const rate of P.latRates)
             r.push({ id: `a.${rate}.cpu`, label: `a. server CPU per delivery at ${rate}/s (us)`,

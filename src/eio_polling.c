@@ -123,16 +123,19 @@ static int handshake(struct gw_eio_engine *eng, const struct gw_eio_endpoint *ep
     return rc;
 }
 
-/* Joins the queued packets into one payload and answers the GET with it. */
+/* Joins the queued packets into one payload and answers the GET with it. The receipt times of
+ * the timed messages in it are kept until the write, which completes each one's delivery. */
 static int flush_get(struct gw_eio_session *s, struct lws *wsi)
 {
-    struct gw_buf b = GW_BUF_INIT;
+    struct gw_buf b = GW_BUF_INIT, timed = GW_BUF_INIT;
     struct gw_msg *m;
     if (s->upgrading || s->websocket) {
         gw_buf_append_char(&b, '6');
     } else {
         while ((m = gw_msgq_pop(&s->outbox)) != NULL) {
             gw_eio_payload_append(&b, gw_msg_payload(m), m->len, m->binary);
+            if (m->received_us)
+                gw_buf_append(&timed, &m->received_us, sizeof(m->received_us));
             gw_msg_unref(m);
         }
         if (s->state == SESSION_CLOSING && b.len == 0) {
@@ -143,9 +146,17 @@ static int flush_get(struct gw_eio_session *s, struct lws *wsi)
             eio_session_end_linger(s);
         }
     }
-    int rc = respond_text(s->eng, wsi, 200, "text/plain; charset=UTF-8", b.data, b.len);
+    int rc = gw_http_respond(wsi, s->eng->cors, 200, "text/plain; charset=UTF-8", b.data, b.len);
+    if (rc == 0 && timed.len) {
+        uint64_t now_us = gw_now_us(), received_us;
+        for (size_t off = 0; off < timed.len; off += sizeof(received_us)) {
+            memcpy(&received_us, timed.data + off, sizeof(received_us));
+            gw_msg_dispatch_observe(received_us, now_us);
+        }
+    }
+    gw_buf_free(&timed);
     gw_buf_free(&b);
-    return rc;
+    return rc ? -1 : gw_http_done(wsi);
 }
 
 static int poll_get(struct gw_eio_engine *eng, struct gw_eio_session *s, struct lws *wsi,

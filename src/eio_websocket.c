@@ -241,6 +241,8 @@ int eio_ws_writeable(struct lws *wsi, struct gw_conn *c)
     struct gw_msg *m = gw_msgq_pop(&s->outbox);
     if (m) {
         int rc = write_frame(wsi, gw_msg_payload(m), m->len, m->binary);
+        if (rc == 0)
+            gw_msg_written(m);
         gw_msg_unref(m);
         if (s->outbox.len || s->state == SESSION_CLOSING)
             lws_callback_on_writable(wsi);

@@ -88,9 +88,11 @@ static int on_writeable(struct lws *wsi, void *p)
     if (msg) {
         struct gw_buf text = GW_BUF_INIT;
         int rc = gw_sse_format(gw_msg_payload(msg), msg->len, &text);
-        gw_msg_unref(msg);
         if (rc == 0)
             rc = write_text(wsi, text.data, text.len);
+        if (rc == 0)
+            gw_msg_written(msg);
+        gw_msg_unref(msg);
         gw_buf_free(&text);
         if (rc < 0)
             return -1;

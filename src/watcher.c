@@ -10,16 +10,19 @@
  * never gives up while the process runs.
  *
  * Each insert becomes a notice: the user id and the 42["notification",{...}] message, encoded
- * once here. Notices go through a bounded mailbox to the loop thread; a full mailbox makes the
- * watcher wait (back-pressure on the stream, nothing dropped). Every notice carries a sequence
- * number; the loop publishes the last one it handed to the sockets (delivered_seq), and the
- * watcher saves a token only once everything before it was delivered. Saves are throttled (every
- * SAVE_EVERY_EVENTS events or SAVE_EVENTS_MS, and only every SAVE_QUIET_MS for the
- * postBatchResumeToken of quiet periods, since each save is itself an oplog write). A failed
- * save keeps the token in memory and is retried at the next chance.
+ * once here and stamped with the instant the event arrived (gw_msg.received_us), from which
+ * each write to a socket measures the gateway's own share of the latency. Notices go through a
+ * bounded mailbox to the loop thread; a full mailbox makes the watcher wait (back-pressure on
+ * the stream, nothing dropped). Every notice carries a sequence number; the loop publishes the
+ * last one it handed to the sockets (delivered_seq), and the watcher saves a token only once
+ * everything before it was delivered. Saves are throttled (every SAVE_EVERY_EVENTS events or
+ * SAVE_EVENTS_MS, and only every SAVE_QUIET_MS for the postBatchResumeToken of quiet periods,
+ * since each save is itself an oplog write). A failed save keeps the token in memory and is
+ * retried at the next chance.
  *
  * Unusable tokens (286 history lost, 260, 280, 9 and the malformed-token codes) are logged once,
- * dropped, and the stream restarts from now. Status for health and metrics lives in atomics.
+ * dropped, and the stream restarts from now. Status for health lives in atomics; the latency
+ * histogram is the loop thread's, which both dispatches and serves /metrics.
  *
  * Shutdown: gw_watcher_request_stop sets a flag; the thread leaves the stream within
  * maxAwaitTimeMS, waits until the loop has dispatched everything it pushed, saves the token and
@@ -34,6 +37,7 @@
 #include <string.h>
 
 #include "gw/common.h"
+#include "gw/hist.h"
 #include "gw/log.h"
 #include "gw/mongo.h"
 #include "gw/mailbox.h"
@@ -87,9 +91,10 @@ struct gw_watcher {
     atomic_bool watching;
     atomic_uint_fast64_t received, delivered, skipped, failed, restarts;
     atomic_uint_fast64_t last_event_at_ms, last_token_saved_at_ms;
-    atomic_uint_fast64_t latency[GW_WATCHER_LATENCY_BUCKETS + 1];
-    atomic_uint_fast64_t latency_sum_us;
     char last_error[GW_ERR_LEN]; /* under lock */
+
+    /* loop thread only (dispatch observes, /metrics renders) */
+    struct gw_hist latency;
 };
 
 /* ---- status ---------------------------------------------------------------------------- */
@@ -276,7 +281,8 @@ static void push_notice(struct gw_watcher *w, struct gw_notice *n)
     w->pushed_seq = seq;
 }
 
-static void on_event(struct gw_watcher *w, const bson_t *doc)
+/* received_us: when mongoc_change_stream_next() returned doc. */
+static void on_event(struct gw_watcher *w, const bson_t *doc, uint64_t received_us)
 {
     struct gw_notice n;
     struct gw_notice_options opt = {
@@ -288,6 +294,7 @@ static void on_event(struct gw_watcher *w, const bson_t *doc)
     atomic_store(&w->last_event_at_ms, gw_wall_ms());
     enum gw_notice_status st = gw_notice_build(doc, &opt, &n);
     if (st == GW_NOTICE_OK) {
+        n.msg->received_us = received_us;
         push_notice(w, &n);
         return;
     }
@@ -414,6 +421,7 @@ static enum outcome watch(struct gw_watcher *w, uint64_t *healthy_since)
 
     while (!atomic_load(&w->stop)) {
         if (mongoc_change_stream_next(cs, &doc)) {
+            uint64_t received_us = gw_now_us();
             if (is_invalidate(doc)) {
                 remember_token(w, cs);
                 w->token_invalidate = true;
@@ -423,7 +431,7 @@ static enum outcome watch(struct gw_watcher *w, uint64_t *healthy_since)
                 out = OUT_RESTART_NOW;
                 goto done;
             }
-            on_event(w, doc);
+            on_event(w, doc, received_us);
             w->events_since_save++;
             w->events_since_last_save = true;
         } else if (mongoc_change_stream_error_document(cs, &err, &reply)) {
@@ -525,6 +533,7 @@ struct gw_watcher *gw_watcher_start(const struct gw_config *cfg, void (*wake)(vo
     if (!w->client)
         goto fail;
     w->mailbox = gw_mailbox_new(MAILBOX_CAPACITY, wake, ud);
+    gw_hist_init(&w->latency, latency_bounds_us, GW_WATCHER_LATENCY_BUCKETS);
     if (pthread_create(&w->thread, NULL, run, w) != 0) {
         gw_set_error(err, "cannot start the watcher thread");
         goto fail;
@@ -582,13 +591,8 @@ static void record_latency(struct gw_watcher *w, uint64_t inserted_at_ms)
 {
     if (!inserted_at_ms)
         return;
-    uint64_t now_us = gw_wall_ms() * 1000;
-    uint64_t us = now_us > inserted_at_ms * 1000 ? now_us - inserted_at_ms * 1000 : 0;
-    size_t b = 0;
-    while (b < GW_WATCHER_LATENCY_BUCKETS && us > latency_bounds_us[b])
-        b++;
-    atomic_fetch_add(&w->latency[b], 1);
-    atomic_fetch_add(&w->latency_sum_us, us);
+    uint64_t now_ms = gw_wall_ms();
+    gw_hist_observe(&w->latency, now_ms > inserted_at_ms ? (now_ms - inserted_at_ms) * 1000 : 0);
 }
 
 static void dispatch_one(struct gw_mail *mail, void *ud)
@@ -634,22 +638,16 @@ void gw_watcher_fill(struct gw_watcher *w, struct gw_health_snapshot *s)
 
 void gw_watcher_metrics(struct gw_watcher *w, struct gw_buf *b)
 {
-    uint64_t cumulative = 0;
-    gw_buf_append_str(b, "# HELP notify_gateway_delivery_latency_seconds Time from a "
-                         "notification's insert (createdAt, else its ObjectId) to its hand-off "
-                         "to the sockets.\n"
-                         "# TYPE notify_gateway_delivery_latency_seconds histogram\n");
-    for (size_t i = 0; i <= GW_WATCHER_LATENCY_BUCKETS; i++) {
-        cumulative += atomic_load(&w->latency[i]);
-        if (i < GW_WATCHER_LATENCY_BUCKETS)
-            gw_buf_printf(b, "notify_gateway_delivery_latency_seconds_bucket{le=\"%g\"} %llu\n",
-                          (double)latency_bounds_us[i] / 1e6, (unsigned long long)cumulative);
-        else
-            gw_buf_printf(b, "notify_gateway_delivery_latency_seconds_bucket{le=\"+Inf\"} %llu\n",
-                          (unsigned long long)cumulative);
-    }
-    gw_buf_printf(b, "notify_gateway_delivery_latency_seconds_sum %.6f\n",
-                  (double)atomic_load(&w->latency_sum_us) / 1e6);
-    gw_buf_printf(b, "notify_gateway_delivery_latency_seconds_count %llu\n",
-                  (unsigned long long)cumulative);
+    gw_hist_render(&w->latency, "notify_gateway_delivery_latency_seconds",
+                   "Time from a notification's insert (createdAt, else its ObjectId) to its "
+                   "hand-off to the sockets.",
+                   b);
+    /* Observed by the transports, but only change events are timed, so it lives beside the
+     * watcher's own figures. */
+    gw_hist_render(gw_msg_dispatch_latency(), "notify_gateway_dispatch_latency_seconds",
+                   "Time from a change event's arrival at the gateway (the watcher received it "
+                   "from the change stream) to its write to one socket, per delivery; from the "
+                   "insert to the hand-off to the sockets is "
+                   "notify_gateway_delivery_latency_seconds.",
+                   b);
 }

@@ -1,0 +1,168 @@
+// The gateway's own share of a notification's latency (issue 7): every write of a change event
+// to a socket, whatever the transport (WebSocket, long-polling, SSE), is one observation of
+// notify_gateway_dispatch_latency_seconds; pings, acks, the sync event and catch-up replays are
+// not.
+
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { io } from "socket.io-client";
+
+import { collect, startStack, until } from "./lib/stack.mjs";
+import { hsToken } from "./lib/tokens.mjs";
+
+const METRIC = "notify_gateway_dispatch_latency_seconds";
+const BOUNDS = ["1e-05", "2.5e-05", "5e-05", "0.0001", "0.00015", "0.00025", "0.0005", "0.001",
+                "0.0025", "0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "1", "2.5", "5", "10",
+                "+Inf"];
+const PING_MS = 100;
+const ZERO_OID = "000000000000000000000000";
+
+/** The dispatch histogram from /metrics: { buckets: [[le, cumulative]], sum, count }. */
+async function scrape(url) {
+    const text = await (await fetch(`${url}/metrics`)).text();
+    const h = { buckets: [], sum: null, count: null };
+    for (const line of text.split("\n")) {
+        let m = new RegExp(`^${METRIC}_bucket\\{le="([^"]+)"\\} (\\d+)$`).exec(line);
+        if (m) h.buckets.push([m[1], Number(m[2])]);
+        else if ((m = new RegExp(`^${METRIC}_sum (\\S+)$`).exec(line))) h.sum = Number(m[1]);
+        else if ((m = new RegExp(`^${METRIC}_count (\\d+)$`).exec(line))) h.count = Number(m[1]);
+    }
+    assert.ok(text.includes(`# TYPE ${METRIC} histogram\n`), "the histogram is on /metrics");
+    assert.deepEqual(h.buckets.map(([le]) => le), BOUNDS, "its buckets, in order");
+    for (let i = 1; i < h.buckets.length; i++)
+        assert.ok(h.buckets[i][1] >= h.buckets[i - 1][1], "cumulative buckets never decrease");
+    assert.equal(h.buckets.at(-1)[1], h.count, "+Inf is the count");
+    return h;
+}
+
+/** An SSE stream of `user`, counting its notification events: { notifications, syncs, close() }. */
+async function openStream(url, user) {
+    const ctrl = new AbortController();
+    const res = await fetch(`${url}/api/notifications/stream`, {
+        headers: { authorization: `Bearer ${hsToken(user)}` },
+        signal: ctrl.signal,
+    });
+    assert.equal(res.status, 200);
+    const out = { notifications: 0, syncs: 0, close: () => ctrl.abort() };
+    (async () => {
+        const decoder = new TextDecoder();
+        let buf = "";
+        try {
+            for await (const chunk of res.body) {
+                buf += decoder.decode(chunk, { stream: true });
+                let end;
+                while ((end = buf.indexOf("\n\n")) >= 0) {
+                    const block = buf.slice(0, end);
+                    buf = buf.slice(end + 2);
+                    if (/^event: notification$/m.test(block)) out.notifications++;
+                    else if (/^event: sync$/m.test(block)) out.syncs++;
+                }
+            }
+        } catch {
+            // aborted
+        }
+    })();
+    return out;
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+describe("dispatch latency metric", () => {
+    let st, gw, admin, closeables;
+
+    before(async () => {
+        // Frequent pings: plenty of untimed traffic on every socket while the test runs.
+        st = await startStack({ PING_INTERVAL_MS: String(PING_MS), PING_TIMEOUT_MS: "5000" });
+        ({ gw, admin, closeables } = st);
+    });
+
+    after(() => st?.stop());
+
+    async function insert(user, n) {
+        for (let i = 0; i < n; i++)
+            await admin.notifications.insertOne({ userId: user, type: "t", seq: i, read: false });
+    }
+
+    /** A stock client whose sync and notification events are recorded from the start. */
+    function open(user, transports, auth = {}) {
+        const socket = io(gw.url, {
+            auth: { token: hsToken(user), ...auth },
+            transports,
+            reconnection: false,
+            forceNew: true,
+        });
+        closeables.push(socket);
+        return { socket, syncs: collect(socket, "sync"), notifications: collect(socket) };
+    }
+
+    async function changeStreamStatus() {
+        return (await (await fetch(`${gw.url}/api/health/change-streams`)).json()).data;
+    }
+
+    test("one observation per notification per socket, none for other traffic", async () => {
+        const user = "timed";
+        const K = 5;
+        // Three stock WebSocket clients (one upgraded from polling), one long-polling client
+        // and one SSE stream, all of one user.
+        const clients = [["websocket"], ["websocket"], ["polling", "websocket"], ["polling"]].map(
+            (transports) => open(user, transports));
+        const sockets = clients.map((c) => c.socket);
+        const got = clients.map((c) => c.notifications);
+        const stream = await openStream(gw.url, user);
+        closeables.push(stream);
+        await until(() => sockets[2].io.engine?.transport.name === "websocket", 5000,
+                    () => "no upgrade");
+        await until(() => clients.every((c) => c.syncs.length === 1) && stream.syncs === 1, 5000,
+                    () => "sync events");
+
+        // Untimed traffic: sync (above), pings over several intervals, acks of client events,
+        // and a notification for a user with no socket.
+        const m0 = await scrape(gw.url);
+        const received0 = (await changeStreamStatus()).eventsReceived;
+        for (const s of [sockets[0], sockets[3]]) {
+            const ack = await s.timeout(5000).emitWithAck("notification:read", { id: "nope" });
+            assert.equal(ack.error.code, "INVALID_ID");
+        }
+        await insert("nobody-online", 1);
+        const end = Date.now() + 5000;
+        let status;
+        while ((status = await changeStreamStatus()).eventsSkippedOffline < 1 && Date.now() < end)
+            await sleep(20);
+        assert.equal(status.eventsReceived, received0 + 1, "the watcher saw that event");
+        assert.equal(status.eventsSkippedOffline, 1);
+        await sleep(PING_MS * 4);
+        const m1 = await scrape(gw.url);
+        assert.equal(m1.count, m0.count, "sync, pings, acks and an undeliverable event: untimed");
+        assert.equal(m1.sum, m0.sum);
+
+        // K notifications to 5 receivers: exactly 5 K deliveries.
+        await insert(user, K);
+        await until(() => got.every((g) => g.length === K) && stream.notifications === K, 10000,
+                    () => JSON.stringify({ sockets: got.map((g) => g.length), sse: stream.notifications }));
+        const m2 = await scrape(gw.url);
+        const deliveries = K * (sockets.length + 1);
+        assert.equal(m2.count - m1.count, deliveries, "one observation per delivery");
+        const sum = m2.sum - m1.sum;
+        assert.ok(sum > 0, `the sum grew (${sum} s)`);
+        assert.ok(sum / deliveries < 0.5, `mean below half a second (${sum / deliveries} s)`);
+        // Every delivery fell in a finite bucket: none near 10 s on loopback.
+        assert.equal(m2.buckets.at(-2)[1] - m1.buckets.at(-2)[1], deliveries);
+
+        // A client that catches up from the zero offset is replayed all K (untimed), then one
+        // more live notification reaches all six receivers (timed).
+        const late = open(user, ["websocket"], { lastNotificationId: ZERO_OID });
+        const lateGot = late.notifications;
+        const lateSync = late.syncs;
+        await until(() => lateSync.length === 1, 5000, () => "late client's sync");
+        assert.equal(lateGot.length, K, "the late client was replayed every notification");
+        await sleep(PING_MS * 2);
+        const m3 = await scrape(gw.url);
+        assert.equal(m3.count, m2.count, "catch-up replays are untimed");
+
+        await insert(user, 1);
+        await until(() => got.every((g) => g.length === K + 1) && stream.notifications === K + 1 &&
+                          lateGot.length === K + 1, 10000, () => "the last notification");
+        const m4 = await scrape(gw.url);
+        assert.equal(m4.count - m3.count, sockets.length + 2);
+    });
+});
