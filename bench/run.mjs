@@ -594,6 +594,16 @@ async function runServer(name, ctx, roundNo) {
     return res;
 }
 
+// The handshake ceiling: handshake-ceiling (the thinnest server for scenario d's exchange, no
+// JWT check) on the server's core against one gw-loadgen with scenario d's flags.
+function handshakeCeiling() {
+    const out = execFileSync(process.execPath, [join(here, "ceiling/handshake-ceiling.mjs"),
+                                                "--build", opt.build, "--sockets", String(P.hsConns)]);
+    const r = JSON.parse(out.toString().trim().split("\n").pop());
+    log(`handshake ceiling: ${r.handshakesPerSecond}/s, ${r.serverCpuUsPerHandshake} us server CPU each`);
+    return r;
+}
+
 // The raw write() ceiling at each socket count, writer on the server's core.
 function ceiling(sockets) {
     const out = execFileSync(bin.ceiling, ["--sockets", String(sockets), "--size", "120",
@@ -703,6 +713,14 @@ function fmt(f) {
 function summarize(meta, results) {
     const by = Object.fromEntries(serverNames.map((s) => [s, results.map((r) => r[s]).filter(Boolean)]));
     const floors = results.map((r) => r.floor).filter(Boolean);
+    const hsc = results.map((r) => r.hsCeiling).filter(Boolean);
+    const hsText = hsc.length
+        ? `${median(hsc.map((x) => x.handshakesPerSecond)).toLocaleString("en-US")} handshakes/s, ` +
+          `${median(hsc.map((x) => x.serverCpuUsPerHandshake))} us server CPU each (` +
+          `${median(hsc.map((x) => x.server.usPerHandshakeToLast))} us up to the last CONNECT answer), ` +
+          `the load core ${median(hsc.map((x) => x.cores?.load))} busy` +
+          (hsc.every((x) => x.valid) ? "" : "; INVALID in a round (a failed handshake)")
+        : null;
     const table = rows().map((row) => {
         const f = Object.fromEntries(serverNames.map((s) => [s, figure(by[s], row.path, row.prob)]));
         let ratio = null;
@@ -730,6 +748,8 @@ function summarize(meta, results) {
         "",
         `Raw write() ceiling (120-byte frames, one core): ${ceil.join("; ")}.`,
         "",
+        ...(hsText ? [`Handshake ceiling (handshake-ceiling: the same exchange by the thinnest server, no ` +
+                      `JWT check, one core, against d's generator; median of rounds): ${hsText}.`, ""] : []),
         ...(floorText ? [`Input path floor (insert -> mongo-emu -> a Node change stream, no sockets; ` +
                          `part of every latency in a.): ${floorText}.`, ""] : []),
         `| scenario | ${serverNames.join(" | ")} | gateway advantage |`,
@@ -788,6 +808,7 @@ async function main() {
         const order = i % 2 ? [...serverNames].reverse() : serverNames;
         const res = {};
         if (only.has("a")) res.floor = await inputFloor(ctx);
+        if (only.has("d")) res.hsCeiling = handshakeCeiling();
         for (const s of order) res[s] = await runServer(s, ctx, i + 1);
         results.push(res);
         log(`round ${i + 1} done after ${Math.round((Date.now() - t0) / 1000)} s`);
