@@ -32,6 +32,8 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 
+import { cpuWindow, median, sleep } from "./lib/measure.mjs";
+
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = dirname(here);
 
@@ -87,8 +89,6 @@ for (const [k, p] of Object.entries(bin))
     }
 
 const log = (...a) => console.error(`[${new Date().toISOString().slice(11, 19)}]`, ...a);
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
 // ---- processes -----------------------------------------------------------------------------
 
 const live = new Set();
@@ -139,14 +139,6 @@ for (const s of ["SIGINT", "SIGTERM"]) process.on(s, () => process.exit(130));
 
 // ---- measurements --------------------------------------------------------------------------
 
-const TICK = Number(execFileSync("getconf", ["CLK_TCK"]).toString()) || 100;
-
-function cpuSeconds(pid) {
-    const s = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const f = s.slice(s.lastIndexOf(")") + 2).split(" ");
-    return (Number(f[11]) + Number(f[12])) / TICK; // utime, stime (fields 14, 15)
-}
-
 function memKb(pid) {
     const st = readFileSync(`/proc/${pid}/status`, "utf8");
     const rss = Number(/VmRSS:\s+(\d+)/.exec(st)[1]);
@@ -168,29 +160,8 @@ function kernelMem() {
              tcpMemPages: Number(tcp[4]) };
 }
 
-// Busy jiffies of core 0 and core 1, for the share each was busy over a window.
-function coreTicks() {
-    const out = {};
-    for (const line of readFileSync("/proc/stat", "utf8").split("\n")) {
-        const m = /^cpu(\d+) (.*)/.exec(line);
-        if (!m) continue;
-        const v = m[2].trim().split(/\s+/).map(Number);
-        out[m[1]] = { busy: v[0] + v[1] + v[2] + v[5] + v[6] + v[7], total: v.reduce((a, b) => a + b) };
-    }
-    return out;
-}
-
 // A window over which the server's CPU and both cores' busy shares are measured.
-function window(server) {
-    const t0 = process.hrtime.bigint(), c0 = cpuSeconds(server.pid), k0 = coreTicks();
-    return () => {
-        const wall = Number(process.hrtime.bigint() - t0) / 1e9;
-        const k1 = coreTicks();
-        const busy = (c) => (k1[c].busy - k0[c].busy) / Math.max(1, k1[c].total - k0[c].total);
-        return { wall, serverCpu: cpuSeconds(server.pid) - c0,
-                 serverCore: busy(SERVER_CPU), loadCore: busy(LOAD_CPU) };
-    };
-}
+const window = (server) => cpuWindow(server.pid, SERVER_CPU, LOAD_CPU);
 
 function health(port) {
     return new Promise((resolve) => {
@@ -613,12 +584,6 @@ function ceiling(sockets) {
 }
 
 // ---- summary -------------------------------------------------------------------------------
-
-function median(xs) {
-    const v = xs.filter((x) => typeof x === "number").sort((a, b) => a - b);
-    if (!v.length) return null;
-    return v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
-}
 
 function pick(obj, path) {
     return path.split(".").reduce((o, k) => (o == null ? undefined : o[k]), obj);

@@ -627,7 +627,6 @@ build_document(const bson_t *change, const struct gw_notice_options *opt, struct
     const char *field = opt && opt->user_field ? opt->user_field : GW_NOTICE_DEFAULT_USER_FIELD;
     bson_iter_t it, id;
     bson_t doc;
-    uint32_t len;
     enum gw_notice_status st;
 
     if (!bson_iter_init_find(&it, change, "fullDocument") || !BSON_ITER_HOLDS_DOCUMENT(&it))
@@ -650,7 +649,6 @@ build_document(const bson_t *change, const struct gw_notice_options *opt, struct
         return st;
     take_id(&id, out);
     out->inserted_at_ms = insert ? insert_time(&doc, &id) : 0;
-    (void)len;
     return GW_NOTICE_OK;
 }
 

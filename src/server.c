@@ -4,9 +4,10 @@
  *
  * One lws context on the libev event lib (Debian's default poll() loop collapses past a few
  * thousand sockets; on libuv every poll change cost an epoll DEL, a scan of the event batch and
- * an ADD, a third of the CPU of a delivery: bench/README.md has the figures), one vhost, one protocol that handles both HTTP and WebSocket: clients send
- * no Sec-WebSocket-Protocol, so lws binds them to protocols[0]. This file is the only one that
- * knows lws callback reasons; it maps them onto the Engine.IO transports and the HTTP routes.
+ * an ADD, a third of the CPU of a delivery: bench/README.md has the figures), one vhost, one
+ * protocol that handles both HTTP and WebSocket: clients send no Sec-WebSocket-Protocol, so lws
+ * binds them to protocols[0]. This file is the only one that knows lws callback reasons; it maps
+ * them onto the Engine.IO transports and the HTTP routes.
  *
  * Cross-thread work arrives through gw_server_wake() = lws_cancel_service(), the only lws call
  * that is safe from another thread; lws answers with LWS_CALLBACK_EVENT_WAIT_CANCELLED on the
@@ -428,7 +429,8 @@ struct gw_server *gw_server_new(const struct gw_server_options *opt, char *err)
     info.iface = bind_address(opt->host);
     info.protocols = srv->protocols;
     info.user = srv;
-    info.options = LWS_SERVER_OPTION_LIBEV | LWS_SERVER_OPTION_VALIDATE_UTF8 | LWS_SERVER_OPTION_DISABLE_IPV6;
+    info.options =
+        LWS_SERVER_OPTION_LIBEV | LWS_SERVER_OPTION_VALIDATE_UTF8 | LWS_SERVER_OPTION_DISABLE_IPV6;
     /* lws times headers from the first byte of a request (its header table is held that long)
      * and everything before it from the accept, both in whole seconds. An idle keep-alive
      * connection gets the same time to start its next request. */
@@ -486,7 +488,7 @@ void gw_server_free(struct gw_server *srv)
     gw_eio_engine_detach(srv->eng);
     if (!srv->destroyed)
         lws_context_destroy(srv->ctx);
-    lws_context_destroy(srv->ctx); /* second call completes the libuv teardown */
+    lws_context_destroy(srv->ctx); /* the second call frees what the first, in the loop, left */
     gw_eio_engine_free(srv->eng);
     gw_ratelimit_free(srv->handshake_rate);
     if (signal_target == srv)

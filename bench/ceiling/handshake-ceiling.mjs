@@ -10,13 +10,15 @@
 // Usage: node bench/ceiling/handshake-ceiling.mjs [--build DIR] [--runs N] [--sockets N]
 //                                                 [--alg HS256|RS256] [--split-open]
 // Everything listens on or connects to 127.0.0.0/8; each process it starts is stopped by pid.
-import { spawn, execFileSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { randomBytes, generateKeyPairSync } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+
+import { cpuWindow, median, sleep } from "../lib/measure.mjs";
 
 const repo = dirname(dirname(dirname(fileURLToPath(import.meta.url))));
 const { values: opt } = parseArgs({
@@ -46,7 +48,6 @@ for (const [k, p] of Object.entries(bin))
         process.exit(2);
     }
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const round = (x, d = 1) => (typeof x === "number" ? Number(x.toFixed(d)) : null);
 
 const live = new Set();
@@ -79,24 +80,6 @@ async function waitText(proc, re, ms) {
     throw new Error(`${proc.name}: no ${re} within ${ms} ms; stderr: ${proc.err.slice(-400)}`);
 }
 
-// The same measurements as run.mjs: the server's CPU from /proc, both cores' busy shares.
-const TICK = Number(execFileSync("getconf", ["CLK_TCK"]).toString()) || 100;
-function cpuSeconds(pid) {
-    const s = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const f = s.slice(s.lastIndexOf(")") + 2).split(" ");
-    return (Number(f[11]) + Number(f[12])) / TICK;
-}
-function coreTicks() {
-    const out = {};
-    for (const line of readFileSync("/proc/stat", "utf8").split("\n")) {
-        const m = /^cpu(\d+) (.*)/.exec(line);
-        if (!m) continue;
-        const v = m[2].trim().split(/\s+/).map(Number);
-        out[m[1]] = { busy: v[0] + v[1] + v[2] + v[5] + v[6] + v[7], total: v.reduce((a, b) => a + b) };
-    }
-    return out;
-}
-
 async function once(ctx, i) {
     const server = start("handshake-ceiling", bin.server,
                          ["--port", "0", "--cpu", SERVER_CPU, "--expect", String(sockets),
@@ -111,12 +94,11 @@ async function once(ctx, i) {
                   "--concurrency", "256", "--hold", "0", "--timeout", "30", "--report", report];
     if (opt.alg === "RS256") args.push("--alg", "RS256", "--key", ctx.rsaKey);
     else args.push("--secret", ctx.secret);
-    const c0 = cpuSeconds(server.pid), k0 = coreTicks(), t0 = process.hrtime.bigint();
+    // The same measurements as run.mjs: the server's CPU from /proc, both cores' busy shares.
+    const w = cpuWindow(server.pid, SERVER_CPU, LOAD_CPU);
     const lg = start("gw-loadgen", bin.loadgen, args, LOAD_CPU);
     const r = await lg.exited;
-    const wall = Number(process.hrtime.bigint() - t0) / 1e9;
-    const serverCpu = cpuSeconds(server.pid) - c0, k1 = coreTicks();
-    const busy = (c) => (k1[c].busy - k0[c].busy) / Math.max(1, k1[c].total - k0[c].total);
+    const { wall, serverCpu, serverCore, loadCore } = w();
     if (r.code !== 0) throw new Error(`gw-loadgen exited ${r.code}: ${lg.err.slice(-400)}`);
     const g = JSON.parse(readFileSync(report, "utf8"));
     await sleep(1000); // the generator's closes drain before the server reports
@@ -136,17 +118,11 @@ async function once(ctx, i) {
                   usPerHandshakeWithCloses: s.usPerHandshake,
                   systemShare: round(s.systemSeconds / Math.max(1e-9, s.cpuSeconds), 2),
                   handshakes: s.handshakes, errors: s.errors },
-        cores: { server: round(busy(SERVER_CPU), 2), load: round(busy(LOAD_CPU), 2) },
+        cores: { server: round(serverCore, 2), load: round(loadCore, 2) },
         generator: { seconds: round(g.cpu.userSeconds + g.cpu.systemSeconds, 2),
                      shareOfLoadCore: round(g.cpu.busy, 2) },
         wallSeconds: round(wall, 2),
     };
-}
-
-function median(xs) {
-    const v = xs.filter((x) => typeof x === "number").sort((a, b) => a - b);
-    if (!v.length) return null;
-    return v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
 }
 
 async function main() {

@@ -46,6 +46,8 @@
 
 #include <openssl/evp.h>
 
+#include "ceiling.h"
+
 /* Room for the upgrade request and, later, for one whole client frame; a frame that does not fit
  * is refused before the CONNECT and skipped after it. An RS256 CONNECT frame is ~520 bytes. */
 #define IN_CAP 2040
@@ -118,44 +120,6 @@ static uint64_t sid_rng = 0x9e3779b97f4a7c15u;
 static void on_signal(int sig)
 {
     stop_requested = sig;
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* CPU seconds of the process so far, user and system; returns their sum. */
-static double cpu_s(double *user, double *sys)
-{
-    struct rusage r;
-    getrusage(RUSAGE_SELF, &r);
-    double u = (double)r.ru_utime.tv_sec + (double)r.ru_utime.tv_usec / 1e6;
-    double k = (double)r.ru_stime.tv_sec + (double)r.ru_stime.tv_usec / 1e6;
-    if (user)
-        *user = u;
-    if (sys)
-        *sys = k;
-    return u + k;
-}
-
-static _Noreturn void die(const char *what)
-{
-    fprintf(stderr, "handshake-ceiling: %s: %s\n", what, strerror(errno));
-    exit(1);
-}
-
-static void pin(int cpu)
-{
-    if (cpu < 0)
-        return;
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    CPU_SET(cpu, &set);
-    if (sched_setaffinity(0, sizeof(set), &set) != 0)
-        die("sched_setaffinity");
 }
 
 /* ---- templates ----------------------------------------------------------------------------- */
@@ -439,9 +403,9 @@ static int on_connect(int fd, struct conn *c, const char *p, size_t n)
         return -1;
     c->state = ST_READY;
     st.handshakes++;
-    st.last_handshake = now_s();
+    st.last_handshake = ceiling_now_s();
     if (opt.expect && st.handshakes == (uint64_t)opt.expect)
-        st.cpu_at_expect = cpu_s(NULL, NULL);
+        st.cpu_at_expect = ceiling_cpu_s(NULL, NULL);
     return 0;
 }
 
@@ -585,7 +549,7 @@ static void on_listener(int lfd, int ep)
         st.accepted++;
         st.open++;
         if (!st.first_accept)
-            st.first_accept = now_s();
+            st.first_accept = ceiling_now_s();
         if (fd >= nconns) {
             close(fd);
             st.open--;
@@ -595,7 +559,7 @@ static void on_listener(int lfd, int ep)
         conns[fd] = (struct conn){.state = ST_HTTP};
         struct epoll_event ev = {.events = EPOLLIN, .data.fd = fd};
         if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) != 0)
-            die("epoll_ctl");
+            ceiling_die("epoll_ctl");
     }
 }
 
@@ -662,7 +626,7 @@ static int listen_on(const struct opts *o)
 {
     int lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (lfd < 0)
-        die("socket");
+        ceiling_die("socket");
     int one = 1;
     setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
     /* Accepted sockets inherit it: no setsockopt per connection. */
@@ -672,7 +636,7 @@ static int listen_on(const struct opts *o)
     socklen_t alen = sizeof(addr);
     if (bind(lfd, (struct sockaddr *)&addr, sizeof(addr)) != 0 || listen(lfd, 4096) != 0 ||
         getsockname(lfd, (struct sockaddr *)&addr, &alen) != 0)
-        die("listen");
+        ceiling_die("listen");
     char host[INET_ADDRSTRLEN];
     inet_ntop(AF_INET, &addr.sin_addr, host, sizeof(host));
     fprintf(stderr, "handshake-ceiling: listening on %s:%d\n", host, ntohs(addr.sin_port));
@@ -683,25 +647,20 @@ static int listen_on(const struct opts *o)
  * 65,536 (128 MB); 20,000 x 2 KB = 40 MB on the benchmark machine. */
 static void make_table(void)
 {
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
-        rl.rlim_cur = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
-        getrlimit(RLIMIT_NOFILE, &rl);
-    }
-    nconns = rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > 65536 ? 65536 : (int)rl.rlim_cur;
+    rlim_t limit = ceiling_raise_fd_limit();
+    nconns = limit == RLIM_INFINITY || limit > 65536 ? 65536 : (int)limit;
     /* Faulted in now, not at each connection's first touch: a server in steady state reuses
      * warm memory, and page faults are no part of a handshake's floor. */
     conns = mmap(NULL, (size_t)nconns * sizeof(*conns), PROT_READ | PROT_WRITE,
                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
     if (conns == MAP_FAILED)
-        die("mmap");
+        ceiling_die("mmap");
 }
 
 static void report(double t0, double user0, double sys0)
 {
     double user, sys;
-    cpu_s(&user, &sys);
+    ceiling_cpu_s(&user, &sys);
     user -= user0;
     sys -= sys0;
     double cpu = user + sys;
@@ -709,7 +668,7 @@ static void report(double t0, double user0, double sys0)
     printf("{\"tool\": \"handshake-ceiling\", \"splitOpen\": %s, \"seconds\": %.3f, "
            "\"accepted\": %llu, \"upgraded\": %llu, \"handshakes\": %llu, \"pingsAnswered\": %llu, "
            "\"closedByPeer\": %llu, \"openAtEnd\": %llu, \"errors\": {",
-           opt.split_open ? "true" : "false", now_s() - t0, (unsigned long long)st.accepted,
+           opt.split_open ? "true" : "false", ceiling_now_s() - t0, (unsigned long long)st.accepted,
            (unsigned long long)st.upgraded, (unsigned long long)st.handshakes,
            (unsigned long long)st.pings, (unsigned long long)st.closed_by_peer,
            (unsigned long long)st.open);
@@ -731,7 +690,7 @@ static void report(double t0, double user0, double sys0)
 int main(int argc, char **argv)
 {
     parse(argc, argv, &opt);
-    pin(opt.cpu);
+    ceiling_pin(opt.cpu);
     make_table();
     build_templates();
     sha1_ctx = EVP_MD_CTX_new();
@@ -750,22 +709,22 @@ int main(int argc, char **argv)
     int ep = epoll_create1(EPOLL_CLOEXEC);
     struct epoll_event lev = {.events = EPOLLIN, .data.fd = lfd};
     if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &lev) != 0)
-        die("epoll");
-    double t0 = now_s(), user0, sys0;
-    cpu_s(&user0, &sys0);
+        ceiling_die("epoll");
+    double t0 = ceiling_now_s(), user0, sys0;
+    ceiling_cpu_s(&user0, &sys0);
     double until = opt.seconds > 0 ? t0 + opt.seconds : 0;
     struct epoll_event evs[256];
     while (!stop_requested) {
         int timeout = -1;
         if (until) {
-            double left = until - now_s();
+            double left = until - ceiling_now_s();
             if (left <= 0)
                 break;
             timeout = (int)(left * 1000) + 1;
         }
         int n = epoll_wait(ep, evs, 256, timeout);
         if (n < 0 && errno != EINTR)
-            die("epoll_wait");
+            ceiling_die("epoll_wait");
         for (int i = 0; i < n; i++) {
             int fd = evs[i].data.fd;
             if (fd == lfd)

@@ -29,6 +29,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ceiling.h"
+
 struct opts {
     int sockets;
     int size; /* whole frame, header included */
@@ -36,61 +38,28 @@ struct opts {
     int writer_cpu, reader_cpu;
 };
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static _Noreturn void die(const char *what)
-{
-    fprintf(stderr, "write-ceiling: %s: %s\n", what, strerror(errno));
-    exit(1);
-}
-
-static void pin(int cpu)
-{
-    if (cpu < 0)
-        return;
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    CPU_SET(cpu, &set);
-    if (sched_setaffinity(0, sizeof(set), &set) != 0)
-        die("sched_setaffinity");
-}
-
-static void raise_fd_limit(void)
-{
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
-        rl.rlim_cur = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
-    }
-}
-
 /* The reader: N connections from 127.0.0.2.. (a new source address every 20,000 sockets, so
  * ephemeral ports never run out), drained until the writer closes them. */
 static _Noreturn void reader(const struct opts *o, struct sockaddr_in dst)
 {
-    pin(o->reader_cpu);
+    ceiling_pin(o->reader_cpu);
     int ep = epoll_create1(0);
     if (ep < 0)
-        die("epoll_create1");
+        ceiling_die("epoll_create1");
     for (int i = 0; i < o->sockets; i++) {
         int fd = socket(AF_INET, SOCK_STREAM, 0);
         if (fd < 0)
-            die("socket");
+            ceiling_die("socket");
         struct sockaddr_in src = {.sin_family = AF_INET,
                                   .sin_addr.s_addr = htonl(0x7f000002u + (uint32_t)(i / 20000))};
         int one = 1;
         setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
         if (bind(fd, (struct sockaddr *)&src, sizeof(src)) != 0 ||
             connect(fd, (struct sockaddr *)&dst, sizeof(dst)) != 0)
-            die("connect");
+            ceiling_die("connect");
         struct epoll_event ev = {.events = EPOLLIN, .data.fd = fd};
         if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) != 0)
-            die("epoll_ctl");
+            ceiling_die("epoll_ctl");
     }
     static char sink[1 << 16];
     struct epoll_event evs[256];
@@ -170,38 +139,37 @@ int main(int argc, char **argv)
 {
     struct opts o;
     parse(argc, argv, &o);
-    raise_fd_limit();
+    ceiling_raise_fd_limit();
     signal(SIGPIPE, SIG_IGN);
     int lfd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in addr = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(0x7f000001u)};
     socklen_t alen = sizeof(addr);
     if (lfd < 0 || bind(lfd, (struct sockaddr *)&addr, sizeof(addr)) != 0 ||
         listen(lfd, 4096) != 0 || getsockname(lfd, (struct sockaddr *)&addr, &alen) != 0)
-        die("listen");
+        ceiling_die("listen");
     pid_t child = fork();
     if (child < 0)
-        die("fork");
+        ceiling_die("fork");
     if (child == 0) {
         close(lfd);
         reader(&o, addr);
     }
-    pin(o.writer_cpu);
+    ceiling_pin(o.writer_cpu);
     int *fds = malloc(sizeof(int) * (size_t)o.sockets);
     if (!fds)
-        die("malloc");
+        ceiling_die("malloc");
     for (int i = 0; i < o.sockets; i++) {
         fds[i] = accept4(lfd, NULL, NULL, SOCK_NONBLOCK);
         if (fds[i] < 0)
-            die("accept");
+            ceiling_die("accept");
         int one = 1;
         setsockopt(fds[i], IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     }
     uint8_t frame[65536];
     size_t len = build_frame(frame, o.size);
     uint64_t writes = 0, blocked = 0;
-    double t0 = now_s(), t = t0;
-    struct rusage r0, r1;
-    getrusage(RUSAGE_SELF, &r0);
+    double t0 = ceiling_now_s(), t = t0;
+    double cpu0 = ceiling_cpu_s(NULL, NULL);
     while (t - t0 < o.seconds) {
         for (int i = 0; i < o.sockets; i++) {
             ssize_t w = write(fds[i], frame, len);
@@ -210,15 +178,11 @@ int main(int argc, char **argv)
             else if (w < 0 && errno == EAGAIN)
                 blocked++;
             else
-                die("write");
+                ceiling_die("write");
         }
-        t = now_s();
+        t = ceiling_now_s();
     }
-    getrusage(RUSAGE_SELF, &r1);
-    double cpu = (double)(r1.ru_utime.tv_sec - r0.ru_utime.tv_sec) +
-                 (double)(r1.ru_utime.tv_usec - r0.ru_utime.tv_usec) / 1e6 +
-                 (double)(r1.ru_stime.tv_sec - r0.ru_stime.tv_sec) +
-                 (double)(r1.ru_stime.tv_usec - r0.ru_stime.tv_usec) / 1e6;
+    double cpu = ceiling_cpu_s(NULL, NULL) - cpu0;
     double wall = t - t0;
     for (int i = 0; i < o.sockets; i++)
         close(fds[i]);

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { io } from "socket.io-client";
 
-import { collect, startStack, until } from "./lib/stack.mjs";
+import { collect, openSseStream, startStack, until } from "./lib/stack.mjs";
 import { hsToken } from "./lib/tokens.mjs";
 
 const METRIC = "notify_gateway_dispatch_latency_seconds";
@@ -33,36 +33,6 @@ async function scrape(url) {
         assert.ok(h.buckets[i][1] >= h.buckets[i - 1][1], "cumulative buckets never decrease");
     assert.equal(h.buckets.at(-1)[1], h.count, "+Inf is the count");
     return h;
-}
-
-/** An SSE stream of `user`, counting its notification events: { notifications, syncs, close() }. */
-async function openStream(url, user) {
-    const ctrl = new AbortController();
-    const res = await fetch(`${url}/api/notifications/stream`, {
-        headers: { authorization: `Bearer ${hsToken(user)}` },
-        signal: ctrl.signal,
-    });
-    assert.equal(res.status, 200);
-    const out = { notifications: 0, syncs: 0, close: () => ctrl.abort() };
-    (async () => {
-        const decoder = new TextDecoder();
-        let buf = "";
-        try {
-            for await (const chunk of res.body) {
-                buf += decoder.decode(chunk, { stream: true });
-                let end;
-                while ((end = buf.indexOf("\n\n")) >= 0) {
-                    const block = buf.slice(0, end);
-                    buf = buf.slice(end + 2);
-                    if (/^event: notification$/m.test(block)) out.notifications++;
-                    else if (/^event: sync$/m.test(block)) out.syncs++;
-                }
-            }
-        } catch {
-            // aborted
-        }
-    })();
-    return out;
 }
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -108,11 +78,13 @@ describe("dispatch latency metric", () => {
             (transports) => open(user, transports));
         const sockets = clients.map((c) => c.socket);
         const got = clients.map((c) => c.notifications);
-        const stream = await openStream(gw.url, user);
+        const stream = await openSseStream(gw.url, { authorization: `Bearer ${hsToken(user)}` });
+        assert.equal(stream.res.status, 200);
+        const sseCount = (name) => stream.events.filter((e) => e.event === name).length;
         closeables.push(stream);
         await until(() => sockets[2].io.engine?.transport.name === "websocket", 5000,
                     () => "no upgrade");
-        await until(() => clients.every((c) => c.syncs.length === 1) && stream.syncs === 1, 5000,
+        await until(() => clients.every((c) => c.syncs.length === 1) && sseCount("sync") === 1, 5000,
                     () => "sync events");
 
         // Untimed traffic: sync (above), pings over several intervals, acks of client events,
@@ -137,8 +109,8 @@ describe("dispatch latency metric", () => {
 
         // K notifications to 5 receivers: exactly 5 K deliveries.
         await insert(user, K);
-        await until(() => got.every((g) => g.length === K) && stream.notifications === K, 10000,
-                    () => JSON.stringify({ sockets: got.map((g) => g.length), sse: stream.notifications }));
+        await until(() => got.every((g) => g.length === K) && sseCount("notification") === K, 10000,
+                    () => JSON.stringify({ sockets: got.map((g) => g.length), sse: sseCount("notification") }));
         const m2 = await scrape(gw.url);
         const deliveries = K * (sockets.length + 1);
         assert.equal(m2.count - m1.count, deliveries, "one observation per delivery");
@@ -160,7 +132,7 @@ describe("dispatch latency metric", () => {
         assert.equal(m3.count, m2.count, "catch-up replays are untimed");
 
         await insert(user, 1);
-        await until(() => got.every((g) => g.length === K + 1) && stream.notifications === K + 1 &&
+        await until(() => got.every((g) => g.length === K + 1) && sseCount("notification") === K + 1 &&
                           lateGot.length === K + 1, 10000, () => "the last notification");
         const m4 = await scrape(gw.url);
         assert.equal(m4.count - m3.count, sockets.length + 2);

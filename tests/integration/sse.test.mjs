@@ -5,44 +5,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 
-import { startStack, until } from "./lib/stack.mjs";
+import { openSseStream, startStack, until } from "./lib/stack.mjs";
 import { hsToken } from "./lib/tokens.mjs";
-
-/** Opens a stream and parses its events as they come: { events, comments, close() }. */
-async function openStream(url, headers) {
-    const ctrl = new AbortController();
-    const res = await fetch(`${url}/api/notifications/stream`, { headers, signal: ctrl.signal });
-    const out = { res, events: [], comments: 0, close: () => ctrl.abort() };
-    if (res.status !== 200) return out;
-    (async () => {
-        const decoder = new TextDecoder();
-        let buf = "";
-        try {
-            for await (const chunk of res.body) {
-                buf += decoder.decode(chunk, { stream: true });
-                let end;
-                while ((end = buf.indexOf("\n\n")) >= 0) {
-                    const block = buf.slice(0, end);
-                    buf = buf.slice(end + 2);
-                    if (block.startsWith(":")) {
-                        out.comments++;
-                        continue;
-                    }
-                    const ev = {};
-                    for (const line of block.split("\n")) {
-                        const i = line.indexOf(": ");
-                        ev[line.slice(0, i)] = line.slice(i + 2);
-                    }
-                    ev.data = JSON.parse(ev.data);
-                    out.events.push(ev);
-                }
-            }
-        } catch {
-            // aborted
-        }
-    })();
-    return out;
-}
 
 describe("SSE stream", () => {
     let st, gw, admin, streams;
@@ -60,13 +24,13 @@ describe("SSE stream", () => {
     }
 
     test("live events carry id: <_id>, after a sync event; only the user's own", async () => {
-        const s = await openStream(gw.url, { authorization: `Bearer ${hsToken("sse-a")}` });
+        const s = await openSseStream(gw.url, { authorization: `Bearer ${hsToken("sse-a")}` });
         streams.push(s);
         assert.equal(s.res.status, 200);
         assert.match(s.res.headers.get("content-type"), /^text\/event-stream/);
         await until(() => s.events.length === 1, 5000);
         assert.equal(s.events[0].event, "sync");
-        const other = await openStream(gw.url, { authorization: `Bearer ${hsToken("sse-b")}` });
+        const other = await openSseStream(gw.url, { authorization: `Bearer ${hsToken("sse-b")}` });
         streams.push(other);
         const id = await insert("sse-a", 1);
         await until(() => s.events.length === 2, 5000);
@@ -82,7 +46,7 @@ describe("SSE stream", () => {
         const user = "sse-catch";
         const last = await insert(user, 0);
         for (let i = 1; i <= 20; i++) await insert(user, i);
-        const s = await openStream(gw.url, {
+        const s = await openSseStream(gw.url, {
             authorization: `Bearer ${hsToken(user)}`,
             "last-event-id": last,
         });
@@ -98,7 +62,7 @@ describe("SSE stream", () => {
     });
 
     test("the token may come as ?token= (EventSource cannot set headers); heartbeats flow", async () => {
-        const s = await openStream(`${gw.url}`, {});
+        const s = await openSseStream(`${gw.url}`, {});
         assert.equal(s.res.status, 401);
         const body = await s.res.json();
         assert.equal(body.data.code, "TOKEN_MISSING");
@@ -108,13 +72,13 @@ describe("SSE stream", () => {
         });
         assert.equal(res.status, 200);
         ctrl.abort();
-        const hb = await openStream(gw.url, { authorization: `Bearer ${hsToken("sse-hb")}` });
+        const hb = await openSseStream(gw.url, { authorization: `Bearer ${hsToken("sse-hb")}` });
         streams.push(hb);
         await until(() => hb.comments >= 1, 4000);
     });
 
     test("a bad token is refused with 401 and its code", async () => {
-        const s = await openStream(gw.url, { authorization: "Bearer not.a.token" });
+        const s = await openSseStream(gw.url, { authorization: "Bearer not.a.token" });
         assert.equal(s.res.status, 401);
         const body = await s.res.json();
         assert.equal(body.data.code, "TOKEN_INVALID");

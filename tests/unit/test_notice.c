@@ -414,17 +414,24 @@ static void test_doubles(void)
     }
 }
 
+/* xorshift64: the next state of *x, as the bits of a double. */
+static double next_double(uint64_t *x)
+{
+    *x ^= *x << 13;
+    *x ^= *x >> 7;
+    *x ^= *x << 17;
+    double d;
+    memcpy(&d, x, sizeof(d));
+    return d;
+}
+
 /* Every finite double reads back bit for bit, with no more than 17 significant digits. */
 static void test_doubles_round_trip(void)
 {
     uint64_t x = 0x9e3779b97f4a7c15u;
     int bad = 0;
     for (int i = 0; i < 20000; i++) {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        double d;
-        memcpy(&d, &x, sizeof(d));
+        double d = next_double(&x);
         if (!isfinite(d))
             continue;
         if (i % 2)
@@ -481,11 +488,7 @@ static void test_doubles_shortest(void)
     uint64_t x = 0x2545f4914f6cdd1du;
     int bad = 0;
     for (int i = 0; i < 40000; i++) {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        double d;
-        memcpy(&d, &x, sizeof(d));
+        double d = next_double(&x);
         switch (i % 4) {
         case 1:
             d = (double)(int64_t)(x % 2000001) / 1000.0 - 1000.0;

@@ -136,3 +136,40 @@ export async function adminClient(uri, db = "test") {
     await client.connect();
     return { client, notifications: client.db(db).collection("notifications"), db: client.db(db) };
 }
+
+/** Opens GET /api/notifications/stream and parses its events as they come: { res, events (each
+ * {event, id, data} with data parsed), comments (heartbeats), close() }. */
+export async function openSseStream(url, headers) {
+    const ctrl = new AbortController();
+    const res = await fetch(`${url}/api/notifications/stream`, { headers, signal: ctrl.signal });
+    const out = { res, events: [], comments: 0, close: () => ctrl.abort() };
+    if (res.status !== 200) return out;
+    (async () => {
+        const decoder = new TextDecoder();
+        let buf = "";
+        try {
+            for await (const chunk of res.body) {
+                buf += decoder.decode(chunk, { stream: true });
+                let end;
+                while ((end = buf.indexOf("\n\n")) >= 0) {
+                    const block = buf.slice(0, end);
+                    buf = buf.slice(end + 2);
+                    if (block.startsWith(":")) {
+                        out.comments++;
+                        continue;
+                    }
+                    const ev = {};
+                    for (const line of block.split("\n")) {
+                        const i = line.indexOf(": ");
+                        ev[line.slice(0, i)] = line.slice(i + 2);
+                    }
+                    ev.data = JSON.parse(ev.data);
+                    out.events.push(ev);
+                }
+            }
+        } catch {
+            // aborted
+        }
+    })();
+    return out;
+}
