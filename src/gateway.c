@@ -28,6 +28,7 @@
 #include "gw/base64.h"
 #include "gw/common.h"
 #include "gw/log.h"
+#include "gw/notice.h"
 #include "gw/registry.h"
 #include "gw/sio.h"
 
@@ -619,29 +620,12 @@ const struct gw_eio_endpoint *gw_gateway_endpoint(struct gw_gateway *gw)
 struct gw_msg *gw_gateway_encode_event(const char *event, const char *json, size_t len,
                                        const char *offset)
 {
-    json_t *name = json_string(event);
-    char *quoted = json_dumps(name, JSON_ENCODE_ANY | JSON_COMPACT);
-    json_decref(name);
-    GW_ASSERT(quoted);
-    size_t qlen = strlen(quoted), olen = offset ? strlen(offset) : 0;
-    /* "42[" + name + "," + json [+ ",\"" + offset + "\""] + "]" */
-    size_t tail = offset ? 3 + olen : 0;
-    struct gw_msg *m = gw_msg_new(3 + qlen + 1 + len + tail + 1, false);
-    char *p = gw_msg_payload(m);
-    memcpy(p, "42[", 3);
-    memcpy(p + 3, quoted, qlen);
-    p[3 + qlen] = ',';
-    memcpy(p + 4 + qlen, json, len);
-    char *t = p + 4 + qlen + len;
-    if (offset) {
-        memcpy(t, ",\"", 2);
-        memcpy(t + 2, offset, olen);
-        t[2 + olen] = '"';
-        t += tail;
-    }
-    *t = ']';
-    free(quoted);
-    return m;
+    struct gw_buf b = GW_BUF_INIT;
+    gw_msg_build_start(&b);
+    gw_notice_event_open(&b, event, "");
+    gw_buf_append(&b, json, len);
+    gw_notice_event_close(&b, offset);
+    return gw_msg_build_finish(&b);
 }
 
 struct deliver_ctx {

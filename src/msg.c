@@ -1,6 +1,7 @@
 /* msg.c -- refcounted encoded packets. */
 #include "gw/msg.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,6 +27,30 @@ struct gw_msg *gw_msg_new_text(char type, const char *data, size_t len)
     p[0] = type;
     if (len)
         memcpy(p + 1, data, len);
+    return m;
+}
+
+/* The payload starts after the header and the headroom; gw_buf keeps the NUL after it. */
+#define BUILD_PREFIX (offsetof(struct gw_msg, data) + GW_MSG_HEADROOM)
+
+void gw_msg_build_start(struct gw_buf *b)
+{
+    GW_ASSERT(b->len == 0);
+    gw_buf_reserve(b, BUILD_PREFIX + 240); /* a typical notification fits the first block */
+    b->len = BUILD_PREFIX;
+    b->data[b->len] = '\0';
+}
+
+struct gw_msg *gw_msg_build_finish(struct gw_buf *b)
+{
+    GW_ASSERT(b->len >= BUILD_PREFIX && b->len - BUILD_PREFIX < UINT32_MAX);
+    struct gw_msg *m = (struct gw_msg *)(void *)b->data; /* malloc'ed: aligned for any type */
+    m->refs = 1;
+    m->len = (uint32_t)(b->len - BUILD_PREFIX);
+    m->received_us = 0;
+    m->binary = false;
+    m->immortal = false;
+    *b = (struct gw_buf)GW_BUF_INIT;
     return m;
 }
 

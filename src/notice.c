@@ -15,7 +15,6 @@
 #include <string.h>
 
 #include "gw/eio_codec.h"
-#include "gw/gateway.h"
 #include "gw/notice.h"
 #include "gw/base64.h"
 
@@ -70,14 +69,14 @@ static bool json_plain(unsigned char ch)
     return ch >= 0x20 && ch < 0x80 && ch != '"' && ch != '\\';
 }
 
-/* Appends s[0..n) as a JSON string literal, escaping as JSON.stringify does and replacing
- * invalid UTF-8. */
-static void json_string(struct gw_buf *b, const char *str, size_t n)
+static const char hex_digits[] = "0123456789abcdef";
+
+/* Appends s[0..n) as the inside of a JSON string literal, escaping as JSON.stringify does and
+ * replacing invalid UTF-8. */
+static void json_chars(struct gw_buf *b, const char *str, size_t n)
 {
-    static const char hex[] = "0123456789abcdef";
     const unsigned char *s = (const unsigned char *)str;
     size_t i = 0;
-    gw_buf_append_char(b, '"');
     while (i < n) {
         size_t run = i;
         while (run < n && json_plain(s[run]))
@@ -122,11 +121,17 @@ static void json_string(struct gw_buf *b, const char *str, size_t n)
             gw_buf_append(b, "\\t", 2);
             break;
         default: {
-            char esc[6] = {'\\', 'u', '0', '0', hex[ch >> 4], hex[ch & 15]};
+            char esc[6] = {'\\', 'u', '0', '0', hex_digits[ch >> 4], hex_digits[ch & 15]};
             gw_buf_append(b, esc, sizeof(esc));
         }
         }
     }
+}
+
+static void json_string(struct gw_buf *b, const char *s, size_t n)
+{
+    gw_buf_append_char(b, '"');
+    json_chars(b, s, n);
     gw_buf_append_char(b, '"');
 }
 
@@ -136,6 +141,35 @@ static void json_cstring(struct gw_buf *b, const char *s)
 }
 
 /* ---- scalars --------------------------------------------------------------------------- */
+
+/* Numbers are written by hand: printf parses its format and sizes its output first, which cost
+ * a fifth of a typical notification's conversion. */
+static void append_u64(struct gw_buf *b, uint64_t v)
+{
+    char tmp[20], *p = tmp + sizeof(tmp);
+    do {
+        *--p = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    gw_buf_append(b, p, (size_t)(tmp + sizeof(tmp) - p));
+}
+
+static void append_i64(struct gw_buf *b, int64_t v)
+{
+    if (v < 0)
+        gw_buf_append_char(b, '-');
+    append_u64(b, v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v);
+}
+
+/* Writes v as exactly width digits, zero-padded, and returns the end. */
+static char *put_fixed(char *p, unsigned v, int width)
+{
+    for (int i = width - 1; i >= 0; i--) {
+        p[i] = (char)('0' + v % 10);
+        v /= 10;
+    }
+    return p + width;
+}
 
 /* Finds the fewest significant digits (1..17) that read back to d, the way JavaScript must
  * (ECMA-262 Number::toString). Writes them to digits (NUL-terminated) and returns the decimal
@@ -189,7 +223,7 @@ static void json_double(struct gw_buf *b, double d)
     /* Integers below 2^53 are exact, and their own digits are the shortest that read back
      * (a shorter decimal is another integer, itself a double), so no search is needed. */
     if (fabs(d) < 9007199254740992.0 && d == (double)(int64_t)d) {
-        gw_buf_printf(b, "%" PRId64, (int64_t)d);
+        append_i64(b, (int64_t)d);
         return;
     }
     char digits[18];
@@ -214,7 +248,8 @@ static void json_double(struct gw_buf *b, double d)
             gw_buf_append_char(b, '.');
             gw_buf_append_str(b, digits + 1);
         }
-        gw_buf_printf(b, "e%c%d", n - 1 > 0 ? '+' : '-', abs(n - 1));
+        gw_buf_append_str(b, n - 1 > 0 ? "e+" : "e-");
+        append_u64(b, (uint64_t)abs(n - 1));
     }
 }
 
@@ -240,23 +275,43 @@ static void civil_from_days(int64_t days, int64_t *y, int *m, int *d)
 static void json_date(struct gw_buf *b, int64_t ms)
 {
     if (ms < MIN_ISO_MS || ms > MAX_ISO_MS) {
-        gw_buf_printf(b, "%" PRId64, ms);
+        append_i64(b, ms);
         return;
     }
     int64_t days = ms >= 0 ? ms / MS_PER_DAY : (ms - MS_PER_DAY + 1) / MS_PER_DAY;
     int64_t in_day = ms - days * MS_PER_DAY, y;
     int mon, mday;
     civil_from_days(days, &y, &mon, &mday);
-    gw_buf_printf(b, "\"%04d-%02d-%02dT%02d:%02d:%02d.%03dZ\"", (int)y, mon, mday,
-                  (int)(in_day / 3600000), (int)(in_day / 60000 % 60), (int)(in_day / 1000 % 60),
-                  (int)(in_day % 1000));
+    /* "YYYY-MM-DDTHH:MM:SS.mmmZ" with its quotes: 26 bytes */
+    char *start = gw_buf_reserve(b, 26), *p = start;
+    *p++ = '"';
+    p = put_fixed(p, (unsigned)y, 4);
+    *p++ = '-';
+    p = put_fixed(p, (unsigned)mon, 2);
+    *p++ = '-';
+    p = put_fixed(p, (unsigned)mday, 2);
+    *p++ = 'T';
+    p = put_fixed(p, (unsigned)(in_day / 3600000), 2);
+    *p++ = ':';
+    p = put_fixed(p, (unsigned)(in_day / 60000 % 60), 2);
+    *p++ = ':';
+    p = put_fixed(p, (unsigned)(in_day / 1000 % 60), 2);
+    *p++ = '.';
+    p = put_fixed(p, (unsigned)(in_day % 1000), 3);
+    *p++ = 'Z';
+    *p++ = '"';
+    b->len += (size_t)(p - start);
+    b->data[b->len] = '\0';
 }
 
 static void json_oid(struct gw_buf *b, const bson_oid_t *oid)
 {
-    char hex[25];
-    bson_oid_to_string(oid, hex);
-    gw_buf_printf(b, "\"%s\"", hex);
+    char *p = gw_buf_reserve(b, 26);
+    p[0] = '"';
+    bson_oid_to_string(oid, p + 1); /* 24 digits and a NUL, which the quote replaces */
+    p[25] = '"';
+    b->len += 26;
+    b->data[b->len] = '\0';
 }
 
 static void json_base64(struct gw_buf *b, const uint8_t *p, size_t n)
@@ -276,7 +331,8 @@ static void json_binary(struct gw_buf *b, bson_subtype_t sub, const uint8_t *p, 
     for (int i = 0; i < 16; i++) {
         if (i == 4 || i == 6 || i == 8 || i == 10)
             gw_buf_append_char(b, '-');
-        gw_buf_printf(b, "%02x", p[i]);
+        char two[2] = {hex_digits[p[i] >> 4], hex_digits[p[i] & 15]};
+        gw_buf_append(b, two, 2);
     }
     gw_buf_append_char(b, '"');
 }
@@ -366,16 +422,20 @@ static int conv_value(struct conv *c, bson_iter_t *it, int depth)
         break;
     }
     case BSON_TYPE_INT32:
-        gw_buf_printf(b, "%" PRId32, bson_iter_int32(it));
+        append_i64(b, bson_iter_int32(it));
         break;
     case BSON_TYPE_TIMESTAMP: {
         uint32_t t, i;
         bson_iter_timestamp(it, &t, &i);
-        gw_buf_printf(b, "{\"t\":%" PRIu32 ",\"i\":%" PRIu32 "}", t, i);
+        gw_buf_append_str(b, "{\"t\":");
+        append_u64(b, t);
+        gw_buf_append_str(b, ",\"i\":");
+        append_u64(b, i);
+        gw_buf_append_char(b, '}');
         break;
     }
     case BSON_TYPE_INT64:
-        gw_buf_printf(b, "%" PRId64, bson_iter_int64(it));
+        append_i64(b, bson_iter_int64(it));
         break;
     case BSON_TYPE_DECIMAL128: {
         bson_decimal128_t dec;
@@ -460,57 +520,101 @@ int gw_notice_bson_to_json(const bson_t *doc, struct gw_buf *out, char *err)
 
 /* ---- notices --------------------------------------------------------------------------- */
 
-/* Finds a dotted path in doc. Returns 1 found, 0 missing, -1 ambiguous: a name on the path
- * appears more than once, so readers could disagree on who the recipient is. */
-static int find_path(const bson_t *doc, const char *path, bson_iter_t *found)
+/* A top-level name to look for. find_keys() looks for several in one pass: a lookup of its own
+ * per field walked the keys again each time, a third of a typical notification's conversion. */
+struct key {
+    const char *name;
+    size_t len;
+    bson_iter_t it; /* the first match, valid when hits > 0 */
+    int hits;       /* how many times the name appears */
+};
+
+#define KEY(lit)                                                                                   \
+    {                                                                                              \
+        lit, sizeof(lit) - 1, {0}, 0                                                               \
+    }
+
+/* it is positioned before the first element of a document. */
+static void find_keys_iter(bson_iter_t *it, struct key *keys, size_t n)
 {
-    bson_iter_t it;
-    if (!bson_iter_init(&it, doc))
-        return 0;
-    for (;;) {
-        const char *dot = strchr(path, '.');
-        size_t n = dot ? (size_t)(dot - path) : strlen(path);
-        bson_iter_t hit;
-        int hits = 0;
-        while (bson_iter_next(&it)) {
-            if (bson_iter_key_len(&it) == n && memcmp(bson_iter_key(&it), path, n) == 0) {
-                hit = it;
-                hits++;
-            }
-        }
-        if (n == 0 || hits == 0)
-            return 0;
-        if (hits > 1)
-            return -1;
-        if (!dot) {
-            *found = hit;
-            return 1;
-        }
-        if (!BSON_ITER_HOLDS_DOCUMENT(&hit) && !BSON_ITER_HOLDS_ARRAY(&hit))
-            return 0;
-        if (!bson_iter_recurse(&hit, &it))
-            return 0;
-        path = dot + 1;
+    for (size_t i = 0; i < n; i++)
+        keys[i].hits = 0;
+    while (bson_iter_next(it)) {
+        const char *name = bson_iter_key(it);
+        uint32_t len = bson_iter_key_len(it);
+        for (size_t i = 0; i < n; i++)
+            if (len == keys[i].len && memcmp(name, keys[i].name, len) == 0 && keys[i].hits++ == 0)
+                keys[i].it = *it;
     }
 }
 
-static enum gw_notice_status take_user(const bson_t *doc, const char *field, struct gw_notice *out)
+static void find_keys(const bson_t *doc, struct key *keys, size_t n)
 {
     bson_iter_t it;
-    int rc = find_path(doc, field, &it);
+    if (bson_iter_init(&it, doc))
+        find_keys_iter(&it, keys, n);
+    else
+        for (size_t i = 0; i < n; i++)
+            keys[i].hits = 0;
+}
+
+/* The first name of a dotted path; *rest is what follows the first dot, NULL if none. */
+static struct key path_head(const char *path, const char **rest)
+{
+    const char *dot = strchr(path, '.');
+    struct key k = {path, dot ? (size_t)(dot - path) : strlen(path), {0}, 0};
+    *rest = dot ? dot + 1 : NULL;
+    return k;
+}
+
+/* Follows a dotted path whose first name was looked up (head). Returns 1 found, 0 missing, -1
+ * ambiguous: a name on the path appears more than once, so readers could disagree on who the
+ * recipient is. */
+static int follow_path(struct key head, const char *rest, bson_iter_t *found)
+{
+    for (;;) {
+        if (head.len == 0 || head.hits == 0)
+            return 0;
+        if (head.hits > 1)
+            return -1;
+        if (!rest) {
+            *found = head.it;
+            return 1;
+        }
+        bson_iter_t child;
+        if (!BSON_ITER_HOLDS_DOCUMENT(&head.it) && !BSON_ITER_HOLDS_ARRAY(&head.it))
+            return 0;
+        if (!bson_iter_recurse(&head.it, &child))
+            return 0;
+        head = path_head(rest, &rest);
+        find_keys_iter(&child, &head, 1);
+    }
+}
+
+static int find_path(const bson_t *doc, const char *path, bson_iter_t *found)
+{
+    const char *rest;
+    struct key head = path_head(path, &rest);
+    find_keys(doc, &head, 1);
+    return follow_path(head, rest, found);
+}
+
+/* rc and it: what find_path() or follow_path() returned and found. */
+static enum gw_notice_status take_user(int rc, const bson_iter_t *it, struct gw_notice *out)
+{
     if (rc == 0)
         return GW_NOTICE_NO_USER;
     if (rc < 0)
         return GW_NOTICE_BAD_USER;
-    if (BSON_ITER_HOLDS_OID(&it)) {
-        bson_oid_to_string(bson_iter_oid(&it), out->user_id);
+    if (BSON_ITER_HOLDS_OID(it)) {
+        bson_oid_to_string(bson_iter_oid(it), out->user_id);
         out->user_id_len = 24;
         return GW_NOTICE_OK;
     }
-    if (!BSON_ITER_HOLDS_UTF8(&it))
+    if (!BSON_ITER_HOLDS_UTF8(it))
         return GW_NOTICE_BAD_USER;
     uint32_t n;
-    const char *s = bson_iter_utf8(&it, &n);
+    const char *s = bson_iter_utf8(it, &n);
     if (n == 0 || n > GW_NOTICE_MAX_USER_ID_LEN || !gw_utf8_valid(s, n))
         return GW_NOTICE_BAD_USER;
     for (uint32_t i = 0; i < n; i++)
@@ -520,6 +624,14 @@ static enum gw_notice_status take_user(const bson_t *doc, const char *field, str
     out->user_id[n] = '\0';
     out->user_id_len = n;
     return GW_NOTICE_OK;
+}
+
+static enum gw_notice_status take_user_of(const bson_t *doc, const char *field,
+                                          struct gw_notice *out)
+{
+    bson_iter_t it;
+    int rc = find_path(doc, field, &it);
+    return take_user(rc, &it, out);
 }
 
 /* Called after the whole document converted, so rendering one of its values cannot fail. */
@@ -541,19 +653,18 @@ static void take_id(const bson_iter_t *id, struct gw_notice *out)
 /* The ObjectId says when the insert happened to the second; a createdAt Date in that second or
  * later says it to the millisecond, which the latency histogram needs. A createdAt earlier
  * than the ObjectId (a backdated document) is not the insert time. */
-static int64_t insert_time(const bson_t *doc, const bson_iter_t *id)
+static int64_t insert_time(const struct key *created, const bson_iter_t *id)
 {
-    bson_iter_t it;
     int64_t oid_ms =
         BSON_ITER_HOLDS_OID(id) ? (int64_t)bson_oid_get_time_t(bson_iter_oid(id)) * 1000 : 0;
-    int64_t created = 0;
-    if (bson_iter_init_find(&it, doc, "createdAt") && BSON_ITER_HOLDS_DATE_TIME(&it) &&
-        bson_iter_date_time(&it) > 0)
-        created = bson_iter_date_time(&it);
-    return created >= oid_ms ? created : oid_ms;
+    int64_t ms = 0;
+    if (created->hits && BSON_ITER_HOLDS_DATE_TIME(&created->it) &&
+        bson_iter_date_time(&created->it) > 0)
+        ms = bson_iter_date_time(&created->it);
+    return ms >= oid_ms ? ms : oid_ms;
 }
 
-static enum gw_notice_kind kind_of(const bson_t *change, bool *known)
+static enum gw_notice_kind kind_of(const struct key *op, bool *known)
 {
     static const struct {
         const char *op;
@@ -562,13 +673,12 @@ static enum gw_notice_kind kind_of(const bson_t *change, bool *known)
                {"update", GW_NOTICE_UPDATE},
                {"replace", GW_NOTICE_UPDATE},
                {"delete", GW_NOTICE_DELETE}};
-    bson_iter_t it;
     *known = false;
-    if (!bson_iter_init_find(&it, change, "operationType") || !BSON_ITER_HOLDS_UTF8(&it))
+    if (!op->hits || !BSON_ITER_HOLDS_UTF8(&op->it))
         return GW_NOTICE_INSERT;
-    const char *op = bson_iter_utf8(&it, NULL);
+    const char *name = bson_iter_utf8(&op->it, NULL);
     for (size_t i = 0; i < GW_ARRAY_SIZE(ops); i++) {
-        if (strcmp(op, ops[i].op) == 0) {
+        if (strcmp(name, ops[i].op) == 0) {
             *known = true;
             return ops[i].kind;
         }
@@ -576,31 +686,40 @@ static enum gw_notice_kind kind_of(const bson_t *change, bool *known)
     return GW_NOTICE_INSERT;
 }
 
-/* 42["<event><suffix>",<json>] plus, for an insert with an ObjectId _id, the id as a trailing
- * string argument: the Socket.IO connection-state-recovery offset, which the stock client
- * records by itself and sends back when it reconnects. */
-static struct gw_msg *encode_message(const char *event, const char *suffix,
-                                     const struct gw_buf *json, const char *offset)
+void gw_notice_event_open(struct gw_buf *b, const char *event, const char *suffix)
 {
-    char *name = gw_strcat(event, suffix);
-    struct gw_msg *m = gw_gateway_encode_event(name, json->data, json->len, offset);
-    free(name);
-    return m;
+    gw_buf_append(b, "42[\"", 4);
+    json_chars(b, event, strlen(event));
+    json_chars(b, suffix, strlen(suffix));
+    gw_buf_append(b, "\",", 2);
 }
 
+void gw_notice_event_close(struct gw_buf *b, const char *offset)
+{
+    if (offset) {
+        gw_buf_append(b, ",\"", 2);
+        gw_buf_append_str(b, offset);
+        gw_buf_append_char(b, '"');
+    }
+    gw_buf_append_char(b, ']');
+}
+
+/* The document's JSON goes straight into the message: no scratch buffer, no copy. */
 static enum gw_notice_status encode(const bson_t *doc, const struct gw_notice_options *opt,
                                     const char *suffix, const char *offset, struct gw_notice *out)
 {
     const char *event = opt && opt->event ? opt->event : GW_NOTICE_DEFAULT_EVENT;
     size_t max = opt ? opt->max_bytes : 0;
-    struct gw_buf json = GW_BUF_INIT;
+    struct gw_buf b = GW_BUF_INIT;
     bool too_large;
-    if (to_json(doc, &json, max, &too_large, NULL) < 0) {
-        gw_buf_free(&json);
+    gw_msg_build_start(&b);
+    gw_notice_event_open(&b, event, suffix);
+    if (to_json(doc, &b, max, &too_large, NULL) < 0) {
+        gw_buf_free(&b);
         return too_large ? GW_NOTICE_TOO_LARGE : GW_NOTICE_BAD_DOCUMENT;
     }
-    out->msg = encode_message(event, suffix, &json, offset);
-    gw_buf_free(&json);
+    gw_notice_event_close(&b, offset);
+    out->msg = gw_msg_build_finish(&b);
     if (max && out->msg->len > max) {
         gw_msg_unref(out->msg);
         out->msg = NULL;
@@ -609,53 +728,60 @@ static enum gw_notice_status encode(const bson_t *doc, const struct gw_notice_op
     return GW_NOTICE_OK;
 }
 
-static bool sub_document(const bson_t *parent, const char *key, bson_t *out)
+/* A sub-document found by find_keys(); false when missing, not a document or corrupt. */
+static bool sub_document(const struct key *k, bson_t *out)
 {
-    bson_iter_t it;
     uint32_t len;
     const uint8_t *data;
-    if (!bson_iter_init_find(&it, parent, key) || !BSON_ITER_HOLDS_DOCUMENT(&it))
+    if (!k->hits || !BSON_ITER_HOLDS_DOCUMENT(&k->it))
         return false;
-    bson_iter_document(&it, &len, &data);
+    bson_iter_document(&k->it, &len, &data);
     return bson_init_static(out, data, len);
 }
 
+/* The top-level fields of a change event that a notice reads. */
+enum { EV_OP, EV_FULL, EV_KEY, EV_PRE, EV_COUNT };
+
 /* An insert or an update: the (looked-up) document itself is the payload. */
 static enum gw_notice_status
-build_document(const bson_t *change, const struct gw_notice_options *opt, struct gw_notice *out)
+build_document(const struct key *ev, const struct gw_notice_options *opt, struct gw_notice *out)
 {
     const char *field = opt && opt->user_field ? opt->user_field : GW_NOTICE_DEFAULT_USER_FIELD;
-    bson_iter_t it, id;
+    const char *rest;
     bson_t doc;
     enum gw_notice_status st;
 
-    if (!bson_iter_init_find(&it, change, "fullDocument") || !BSON_ITER_HOLDS_DOCUMENT(&it))
+    if (!ev[EV_FULL].hits || !BSON_ITER_HOLDS_DOCUMENT(&ev[EV_FULL].it))
         return GW_NOTICE_NO_FULL_DOCUMENT;
-    if (!sub_document(change, "fullDocument", &doc))
+    if (!sub_document(&ev[EV_FULL], &doc))
         return GW_NOTICE_BAD_DOCUMENT;
-    if (!bson_iter_init_find(&id, &doc, "_id"))
+    struct key k[] = {KEY("_id"), KEY("type"), KEY("createdAt"), path_head(field, &rest)};
+    find_keys(&doc, k, GW_ARRAY_SIZE(k));
+    if (!k[0].hits)
         return GW_NOTICE_NO_ID;
-    if ((st = take_user(&doc, field, out)) != GW_NOTICE_OK)
+    bson_iter_t user;
+    int rc = follow_path(k[3], rest, &user);
+    if ((st = take_user(rc, &user, out)) != GW_NOTICE_OK)
         return st;
     bool insert = out->kind == GW_NOTICE_INSERT;
-    if (insert && !bson_has_field(&doc, "type"))
+    if (insert && !k[1].hits)
         return GW_NOTICE_NO_TYPE;
     char hex[25];
-    bool oid = BSON_ITER_HOLDS_OID(&id);
+    bool oid = BSON_ITER_HOLDS_OID(&k[0].it);
     if (oid)
-        bson_oid_to_string(bson_iter_oid(&id), hex);
+        bson_oid_to_string(bson_iter_oid(&k[0].it), hex);
     if ((st = encode(&doc, opt, insert ? "" : ":update", insert && oid ? hex : NULL, out)) !=
         GW_NOTICE_OK)
         return st;
-    take_id(&id, out);
-    out->inserted_at_ms = insert ? insert_time(&doc, &id) : 0;
+    take_id(&k[0].it, out);
+    out->inserted_at_ms = insert ? insert_time(&k[2], &k[0].it) : 0;
     return GW_NOTICE_OK;
 }
 
 /* A delete carries no document: its user comes from the pre-image (MongoDB 6.0+ with
  * changeStreamPreAndPostImages on the collection) or from documentKey (a collection sharded on
  * the user field). The payload is {"_id": <id>}. */
-static enum gw_notice_status build_delete(const bson_t *change, const struct gw_notice_options *opt,
+static enum gw_notice_status build_delete(const struct key *ev, const struct gw_notice_options *opt,
                                           struct gw_notice *out)
 {
     const char *field = opt && opt->user_field ? opt->user_field : GW_NOTICE_DEFAULT_USER_FIELD;
@@ -663,12 +789,12 @@ static enum gw_notice_status build_delete(const bson_t *change, const struct gw_
     bson_iter_t id;
     enum gw_notice_status st;
 
-    if (!sub_document(change, "documentKey", &key) || !bson_iter_init_find(&id, &key, "_id"))
+    if (!sub_document(&ev[EV_KEY], &key) || !bson_iter_init_find(&id, &key, "_id"))
         return GW_NOTICE_NO_ID;
-    if (sub_document(change, "fullDocumentBeforeChange", &pre))
-        st = take_user(&pre, field, out);
+    if (sub_document(&ev[EV_PRE], &pre))
+        st = take_user_of(&pre, field, out);
     else
-        st = take_user(&key, field, out);
+        st = take_user_of(&key, field, out);
     if (st == GW_NOTICE_NO_USER)
         return GW_NOTICE_DELETE_UNROUTABLE;
     if (st != GW_NOTICE_OK)
@@ -685,29 +811,27 @@ static enum gw_notice_status build_delete(const bson_t *change, const struct gw_
 enum gw_notice_status gw_notice_build(const bson_t *change, const struct gw_notice_options *opt,
                                       struct gw_notice *out)
 {
-    bson_iter_t it;
-    uint32_t len;
-    const uint8_t *data;
+    struct key ev[EV_COUNT] = {
+        [EV_OP] = KEY("operationType"),
+        [EV_FULL] = KEY("fullDocument"),
+        [EV_KEY] = KEY("documentKey"),
+        [EV_PRE] = KEY("fullDocumentBeforeChange"),
+    };
     bool known;
     enum gw_notice_status st;
 
     memset(out, 0, sizeof(*out));
-    out->kind = kind_of(change, &known);
+    find_keys(change, ev, EV_COUNT);
+    out->kind = kind_of(&ev[EV_OP], &known);
     if (!known)
         return GW_NOTICE_NOT_INSERT;
-    st = out->kind == GW_NOTICE_DELETE ? build_delete(change, opt, out)
-                                       : build_document(change, opt, out);
+    st = out->kind == GW_NOTICE_DELETE ? build_delete(ev, opt, out) : build_document(ev, opt, out);
     if (st != GW_NOTICE_OK) {
         enum gw_notice_kind kind = out->kind;
         gw_notice_clear(out);
         out->kind = kind;
-        return st;
     }
-    if (bson_iter_init_find(&it, change, "_id") && BSON_ITER_HOLDS_DOCUMENT(&it)) {
-        bson_iter_document(&it, &len, &data);
-        out->resume_token = bson_new_from_data(data, len);
-    }
-    return GW_NOTICE_OK;
+    return st;
 }
 
 void gw_notice_clear(struct gw_notice *n)
@@ -715,8 +839,6 @@ void gw_notice_clear(struct gw_notice *n)
     if (n->msg)
         gw_msg_unref(n->msg);
     free(n->id);
-    if (n->resume_token)
-        bson_destroy(n->resume_token);
     memset(n, 0, sizeof(*n));
 }
 

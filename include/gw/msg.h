@@ -21,6 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "gw/buf.h"
 #include "gw/hist.h"
 
 #define GW_MSG_HEADROOM 16 /* >= LWS_PRE; checked where lws is included */
@@ -44,6 +45,13 @@ static inline char *gw_msg_payload(struct gw_msg *m)
 {
     return m->data + GW_MSG_HEADROOM;
 }
+
+/* Building a message in place, for encoders that do not know its length in advance: after
+ * gw_msg_build_start(b) (b empty) append the payload to b with the gw_buf functions, then
+ * gw_msg_build_finish(b) returns a new text message (one reference) that owns b's memory and
+ * leaves b empty. b holds the header and headroom in front, so the payload is never copied. */
+void gw_msg_build_start(struct gw_buf *b);
+struct gw_msg *gw_msg_build_finish(struct gw_buf *b);
 
 /* Takes one more reference and returns m. */
 struct gw_msg *gw_msg_ref(struct gw_msg *m);

@@ -107,9 +107,6 @@ struct gw_notice {
     int64_t inserted_at_ms; /* wall clock of the insert, ms since the epoch: a positive
                                createdAt Date when it is not before the ObjectId time of _id
                                (whole seconds), else that ObjectId time, else 0 */
-    bson_t *resume_token;   /* owned copy of the change event's _id, NULL if it had none. The
-                               watcher may prefer mongoc_change_stream_get_resume_token(), which
-                               is the postBatchResumeToken after a batch's last event */
 };
 
 /* Appends fullDocument-style JSON for doc (borrowed) to out, mapped as described above.
@@ -124,9 +121,18 @@ int gw_notice_bson_to_json(const bson_t *doc, struct gw_buf *out, char *err);
 enum gw_notice_status gw_notice_build(const bson_t *change, const struct gw_notice_options *opt,
                                       struct gw_notice *out);
 
-/* Releases what n owns (the message reference, id, resume token) and empties it; n may be
+/* Releases what n owns (the message reference, id) and empties it; n may be
  * cleared again. Does not free n itself. */
 void gw_notice_clear(struct gw_notice *n);
+
+/* The Engine.IO message of a Socket.IO event, 42["<event><suffix>",<json>] or, with an offset,
+ * 42["<event><suffix>",<json>,"<offset>"]: the trailing string is the connection-state-recovery
+ * offset (a notification id, plain ASCII) that the stock client records by itself and sends
+ * back when it reconnects. Open appends up to the comma before the JSON value, close what
+ * follows it; the caller appends the value in between. event and suffix (borrowed, UTF-8) are
+ * escaped as JSON.stringify escapes them. */
+void gw_notice_event_open(struct gw_buf *b, const char *event, const char *suffix);
+void gw_notice_event_close(struct gw_buf *b, const char *offset);
 
 /* One static sentence for a status, for logs ("The document has no user field."). */
 const char *gw_notice_strerror(enum gw_notice_status st);

@@ -5,8 +5,8 @@
  * NUL, which browsers' JSON.parse reads as \u0000; JSON_DECODE_INT_AS_REAL: a large double is
  * written in JSON.stringify's integer form, beyond jansson's int64 but fine for a browser) and
  * gw_notice_build on an insert event wrapping it must return a status; an OK notification's message
- * must be 42[<event>,<object>]. Unvalidated input must still be refused or converted without a
- * crash.
+ * must be 42[<event>,<object>], byte for byte the standalone conversion wrapped. Unvalidated input
+ * must still be refused or converted without a crash.
  */
 #include <bson/bson.h>
 #include <jansson.h>
@@ -67,6 +67,15 @@ static void check_build(const bson_t *doc)
         if (want == 3)
             GW_ASSERT(strcmp(json_string_value(json_array_get(j, 2)), n.id) == 0);
         json_decref(j);
+        /* the message built in place is byte for byte the document's own JSON, wrapped */
+        struct gw_buf expect = GW_BUF_INIT;
+        gw_buf_append_str(&expect, "42[\"notification\",");
+        GW_ASSERT(gw_notice_bson_to_json(doc, &expect, NULL) == 0);
+        if (want == 3)
+            gw_buf_printf(&expect, ",\"%s\"", n.id);
+        gw_buf_append_char(&expect, ']');
+        GW_ASSERT(expect.len == n.msg->len && memcmp(expect.data, p, expect.len) == 0);
+        gw_buf_free(&expect);
     }
     gw_notice_clear(&n);
     bson_destroy(&change);

@@ -66,6 +66,46 @@ static void test_msg_large_and_binary(void)
     gw_msg_unref(m);
 }
 
+/* A message built in place: the payload appended to the buffer is the message's, with the
+ * usual layout, and the buffer is left empty (its memory now belongs to the message). */
+static void test_msg_build(void)
+{
+    struct gw_buf b = GW_BUF_INIT;
+    gw_msg_build_start(&b);
+    gw_buf_append_str(&b, "42[\"n\",");
+    gw_buf_append_str(&b, "{}]");
+    struct gw_msg *m = gw_msg_build_finish(&b);
+    CHECK(b.data == NULL && b.len == 0 && b.cap == 0);
+    CHECK_INT_EQ(m->refs, 1);
+    CHECK(!m->binary && !m->immortal);
+    CHECK_INT_EQ(m->received_us, 0);
+    CHECK_INT_EQ(m->len, 10);
+    CHECK_STR_EQ(gw_msg_payload(m), "42[\"n\",{}]");
+    memset(m->data, 0xaa, GW_MSG_HEADROOM); /* the headroom is writable, as for gw_msg_new */
+    CHECK_STR_EQ(gw_msg_payload(m), "42[\"n\",{}]");
+    gw_msg_ref(m);
+    gw_msg_unref(m);
+    gw_msg_unref(m);
+
+    /* empty, then far beyond the first block: growth moves the header with the payload */
+    gw_msg_build_start(&b);
+    m = gw_msg_build_finish(&b);
+    CHECK_INT_EQ(m->len, 0);
+    CHECK_INT_EQ(gw_msg_payload(m)[0], '\0');
+    gw_msg_unref(m);
+    gw_msg_build_start(&b);
+    for (int i = 0; i < 100000; i++)
+        gw_buf_append_char(&b, (char)('a' + i % 26));
+    m = gw_msg_build_finish(&b);
+    CHECK_INT_EQ(m->len, 100000);
+    bool same = true;
+    for (int i = 0; i < 100000; i++)
+        same = same && gw_msg_payload(m)[i] == (char)('a' + i % 26);
+    CHECK(same);
+    CHECK_INT_EQ(gw_msg_payload(m)[100000], '\0');
+    gw_msg_unref(m);
+}
+
 /* One reference per holder: the message lives until the last one is dropped. Under ASan a
  * premature free shows up as a use after free on the reads, a missing one as a leak. */
 static void test_msg_refcount(void)
@@ -299,6 +339,7 @@ int main(void)
 {
     RUN(test_msg_text_layout);
     RUN(test_msg_large_and_binary);
+    RUN(test_msg_build);
     RUN(test_msg_refcount);
     RUN(test_msg_immortal);
     RUN(test_buf_append);
