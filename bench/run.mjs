@@ -5,7 +5,8 @@
 // DESIGN. Each round starts, for each server in turn (A B, then B A, ...: alternating so a
 // drift of the shared machine hits both), a fresh mongo-emu and a fresh server, runs the
 // scenarios c (idle connections and memory), d (handshake rates), a (latency) and b (maximum
-// deliveries/s) against it, and stops both. The server is pinned to core 0; everything else
+// deliveries/s), then a once more at half the deliveries/s that server reached at b's first
+// shape (the latency target "at half the maximum rate"), and stops both. The server is pinned to core 0; everything else
 // (mongo-emu, every gw-loadgen process, insert.mjs) to core 1, the same for both servers:
 // mongo-emu is the input path, not the system under test, so it must not take the server's
 // core, and it gets the same core whichever server runs. Each scenario records the server's CPU
@@ -398,13 +399,13 @@ function gatewayShare(before, after) {
 // set (P.latUsers users x 2 sockets, a fresh generator per rate so seq restarts at 0). For the
 // gateway also its own share of each delivery (change event in -> socket write), from its
 // dispatch histogram scraped around each rate's window; the peer has no such figure.
-async function scenarioLatency(ctx, server) {
+async function scenarioLatency(ctx, server, rates = P.latRates) {
     const own = server.name === "notify-gateway";
     const bg = split(P.bgIdle / 2, 2, 2).map((p) =>
         loadgen(ctx, { users: p.users, per: 2, offset: 1000000 + p.offset, hold: 3600 }));
     await Promise.all(bg.map((g) => g.settled()));
     const out = {};
-    for (const rate of P.latRates) {
+    for (const rate of rates) {
         const expect = Math.max(1, Math.round((rate * P.latSeconds) / P.latUsers));
         const g = loadgen(ctx, { users: P.latUsers, per: 2, offset: 0, hold: P.latSeconds + 30,
                                  expect, untilComplete: true });
@@ -553,6 +554,17 @@ async function runServer(name, ctx, roundNo) {
                     `${r.serverCpuUsPerDelivery} us CPU each${r.problems ? " INVALID" : ""}`);
             }
         }
+        // The latency target "at half the maximum rate": a's setup (10k idle, 1,000 users x 2
+        // measured sockets) offered half the deliveries/s this server just reached at 10k x 1.
+        const top = res.max?.[`${P.max[0].users} x ${P.max[0].per}`];
+        if (only.has("a") && top?.deliveriesPerSecond) {
+            const rate = Math.max(1, Math.round(top.deliveriesPerSecond / 2 / 2));
+            const r = (await scenarioLatency(ctx, server, [rate]))[rate];
+            res.latencyHalf = { ...r, ofMaxDeliveriesPerSecond: top.deliveriesPerSecond,
+                                deliveriesPerSecond: rate * 2 };
+            log(`${name}: a at half the maximum (${rate}/s x 2 sockets): p50 ${r.latencyUs.p50} ` +
+                `p99 ${r.latencyUs.p99} us`);
+        }
         res.serverRssKbAtEnd = memKb(server.pid).rss;
     } finally {
         if (perf) {
@@ -623,6 +635,20 @@ function rows() {
             r.push({ id: `a.${rate}.cpu`, label: `a. server CPU per delivery at ${rate}/s (us)`,
                      path: `latency.${rate}.serverCpuUsPerDelivery`, prob: `latency.${rate}.problems`,
                      better: "lower" });
+    if (only.has("a") && only.has("b")) {
+        const k = `${P.max[0].users} x ${P.max[0].per}`;
+        r.push({ id: "a.half.rate", label: `a. half the maximum: deliveries/s offered (half of b. ${k}, ` +
+                 `this server's own)`, path: "latencyHalf.deliveriesPerSecond",
+                 prob: "latencyHalf.problems", better: "info" });
+        for (const q of ["p50", "p99", "p999", "max"])
+            r.push({ id: `a.half.${q}`, label: `a. latency at half the maximum, ${P.bgIdle} idle: ${q} (us)`,
+                     path: `latencyHalf.latencyUs.${q}`, prob: "latencyHalf.problems", better: "lower" });
+        for (const [q, name] of [["p50", "p50"], ["p99", "p99"], ["p999", "p99.9"]])
+            r.push({ id: `a.half.own.${q}`,
+                     label: `a. gateway's own share ${name} <= (us, bucket upper edge) at half the maximum`,
+                     path: `latencyHalf.gatewayShare.${q}Us`, prob: "latencyHalf.problems",
+                     better: "lower" });
+    }
     if (only.has("b"))
         for (const s of P.max) {
             const k = `${s.users} x ${s.per}`;

@@ -49,7 +49,8 @@ static inline char *gw_msg_payload(struct gw_msg *m)
 /* Building a message in place, for encoders that do not know its length in advance: after
  * gw_msg_build_start(b) (b empty) append the payload to b with the gw_buf functions, then
  * gw_msg_build_finish(b) returns a new text message (one reference) that owns b's memory and
- * leaves b empty. b holds the header and headroom in front, so the payload is never copied. */
+ * leaves b empty. b holds the header and headroom in front, so the payload is never copied.
+ * b is borrowed (the caller's buffer); any thread, like every message constructor. */
 void gw_msg_build_start(struct gw_buf *b);
 struct gw_msg *gw_msg_build_finish(struct gw_buf *b);
 

@@ -121,16 +121,16 @@ int gw_notice_bson_to_json(const bson_t *doc, struct gw_buf *out, char *err);
 enum gw_notice_status gw_notice_build(const bson_t *change, const struct gw_notice_options *opt,
                                       struct gw_notice *out);
 
-/* Releases what n owns (the message reference, id) and empties it; n may be
- * cleared again. Does not free n itself. */
+/* Releases what n owns (the message reference, id) and empties it; n may be cleared again.
+ * Does not free n itself. */
 void gw_notice_clear(struct gw_notice *n);
 
 /* The Engine.IO message of a Socket.IO event, 42["<event><suffix>",<json>] or, with an offset,
  * 42["<event><suffix>",<json>,"<offset>"]: the trailing string is the connection-state-recovery
  * offset (a notification id, plain ASCII) that the stock client records by itself and sends
  * back when it reconnects. Open appends up to the comma before the JSON value, close what
- * follows it; the caller appends the value in between. event and suffix (borrowed, UTF-8) are
- * escaped as JSON.stringify escapes them. */
+ * follows it; the caller appends the value in between. b, event and suffix are borrowed; event
+ * and suffix are UTF-8, escaped as JSON.stringify escapes them. */
 void gw_notice_event_open(struct gw_buf *b, const char *event, const char *suffix);
 void gw_notice_event_close(struct gw_buf *b, const char *offset);
 
