@@ -587,11 +587,13 @@ function handshakeCeiling() {
     return r;
 }
 
-// The raw write() ceiling at each socket count, writer on the server's core.
-function ceiling(sockets) {
+// The raw write() ceiling at each socket count, writer on the server's core. viaPoll: the
+// same writes, each after the epoll round trip of an event loop's writable callback.
+function ceiling(sockets, viaPoll = false) {
     const out = execFileSync(bin.ceiling, ["--sockets", String(sockets), "--size", "120",
                                            "--seconds", quick ? "1" : "2",
-                                           "--writer-cpu", SERVER_CPU, "--reader-cpu", LOAD_CPU]);
+                                           "--writer-cpu", SERVER_CPU, "--reader-cpu", LOAD_CPU,
+                                           ...(viaPoll ? ["--via-poll"] : [])]);
     return JSON.parse(out.toString());
 }
 
@@ -739,6 +741,12 @@ function summarize(meta, results) {
         "",
         `Raw write() ceiling (120-byte frames, one core): ${ceil.join("; ")}.`,
         "",
+        ...(meta.ceilingViaPoll ? [`The same writes each after an epoll round trip (EPOLLOUT asked ` +
+            `for, epoll_wait, write, EPOLLOUT dropped: the least a writable-callback loop such as ` +
+            `lws's pays when each write goes to another socket), ` +
+            `${meta.ceilingViaPoll.sockets.toLocaleString("en-US")} sockets: ` +
+            `${Math.round(meta.ceilingViaPoll.writesPerSecond).toLocaleString("en-US")} writes/s ` +
+            `(${meta.ceilingViaPoll.usPerWrite} us CPU each).`, ""] : []),
         ...(hsText ? [`Handshake ceiling (handshake-ceiling: the same exchange by the thinnest server, no ` +
                       `JWT check, one core, against d's generator; median of rounds): ${hsText}.`, ""] : []),
         ...(floorText ? [`Input path floor (insert -> mongo-emu -> a Node change stream, no sockets; ` +
@@ -792,6 +800,9 @@ async function main() {
         log(`write() ceiling at ${n} sockets: ${Math.round(c.writesPerSecond)}/s`);
         return c;
     });
+    meta.ceilingViaPoll = ceiling(P.ceiling[0], true);
+    log(`write() ceiling via poll at ${P.ceiling[0]} sockets: ` +
+        `${Math.round(meta.ceilingViaPoll.writesPerSecond)}/s`);
 
     const results = [];
     const t0 = Date.now();

@@ -10,6 +10,13 @@
  * loopback the writer's core also runs the receiver's TCP input path, as it does for a server
  * under test, so this is the right ceiling for a loopback benchmark. A write that would block
  * is counted and skipped, never retried in a loop. Output: one JSON line on stdout.
+ *
+ * --via-poll writes the way an event loop that writes only when told a socket is writable
+ * does, libwebsockets' WRITEABLE callback among them: for each batch of 64 sockets, ask for
+ * EPOLLOUT on each (EPOLL_CTL_MOD), one epoll_wait, then for each ready socket its write and
+ * EPOLL_CTL_MOD back to EPOLLIN only. Two epoll_ctl per write are the least such a server pays
+ * when each write goes to a different socket (the gateway's 10k x 1 shape), so this is the
+ * ceiling of that write pattern on this machine.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -36,6 +43,7 @@ struct opts {
     int size; /* whole frame, header included */
     double seconds;
     int writer_cpu, reader_cpu;
+    int via_poll;
 };
 
 /* The reader: N connections from 127.0.0.2.. (a new source address every 20,000 sockets, so
@@ -96,12 +104,70 @@ static size_t build_frame(uint8_t *f, int size)
     return (size_t)size;
 }
 
+struct writer {
+    const uint8_t *frame;
+    size_t len;
+    int ep; /* --via-poll: every socket, watched for EPOLLIN */
+    uint64_t writes, blocked;
+};
+
+static void write_one(struct writer *w, int fd)
+{
+    ssize_t n = write(fd, w->frame, w->len);
+    if (n == (ssize_t)w->len)
+        w->writes++;
+    else if (n < 0 && errno == EAGAIN)
+        w->blocked++;
+    else
+        ceiling_die("write");
+}
+
+static void watch(int ep, int op, int fd, uint32_t events)
+{
+    struct epoll_event ev = {.events = events, .data.fd = fd};
+    if (epoll_ctl(ep, op, fd, &ev) != 0)
+        ceiling_die("epoll_ctl");
+}
+
+static int watch_all(const int *fds, int n)
+{
+    int ep = epoll_create1(0);
+    if (ep < 0)
+        ceiling_die("epoll_create1");
+    for (int i = 0; i < n; i++)
+        watch(ep, EPOLL_CTL_ADD, fds[i], EPOLLIN);
+    return ep;
+}
+
+/* One round over every socket, 64 at a time: ask for writability, wait, write, stop asking. */
+static void pass_via_poll(struct writer *w, const int *fds, int n)
+{
+    enum { BATCH = 64 };
+    struct epoll_event evs[BATCH];
+    for (int i = 0; i < n; i += BATCH) {
+        int k = n - i < BATCH ? n - i : BATCH;
+        for (int j = 0; j < k; j++)
+            watch(w->ep, EPOLL_CTL_MOD, fds[i + j], EPOLLIN | EPOLLOUT);
+        int ready = epoll_wait(w->ep, evs, BATCH, 0);
+        for (int j = 0; j < ready; j++) {
+            if (!(evs[j].events & EPOLLOUT))
+                continue;
+            write_one(w, evs[j].data.fd);
+            watch(w->ep, EPOLL_CTL_MOD, evs[j].data.fd, EPOLLIN);
+        }
+        /* a socket that was not writable keeps EPOLLOUT until a later batch finds it */
+    }
+}
+
 static void parse(int argc, char **argv, struct opts *o)
 {
-    static const struct option longs[] = {
-        {"sockets", required_argument, 0, 'n'},    {"size", required_argument, 0, 's'},
-        {"seconds", required_argument, 0, 't'},    {"writer-cpu", required_argument, 0, 'w'},
-        {"reader-cpu", required_argument, 0, 'r'}, {0, 0, 0, 0}};
+    static const struct option longs[] = {{"sockets", required_argument, 0, 'n'},
+                                          {"size", required_argument, 0, 's'},
+                                          {"seconds", required_argument, 0, 't'},
+                                          {"writer-cpu", required_argument, 0, 'w'},
+                                          {"reader-cpu", required_argument, 0, 'r'},
+                                          {"via-poll", no_argument, 0, 'p'},
+                                          {0, 0, 0, 0}};
     *o = (struct opts){
         .sockets = 10000, .size = 120, .seconds = 3, .writer_cpu = -1, .reader_cpu = -1};
     int ch;
@@ -122,9 +188,12 @@ static void parse(int argc, char **argv, struct opts *o)
         case 'r':
             o->reader_cpu = atoi(optarg);
             break;
+        case 'p':
+            o->via_poll = 1;
+            break;
         default:
             fprintf(stderr, "usage: write-ceiling [--sockets N] [--size BYTES] [--seconds S] "
-                            "[--writer-cpu C] [--reader-cpu C]\n");
+                            "[--writer-cpu C] [--reader-cpu C] [--via-poll]\n");
             exit(2);
         }
     }
@@ -166,31 +235,31 @@ int main(int argc, char **argv)
         setsockopt(fds[i], IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     }
     uint8_t frame[65536];
-    size_t len = build_frame(frame, o.size);
-    uint64_t writes = 0, blocked = 0;
+    struct writer w = {.len = build_frame(frame, o.size), .frame = frame, .ep = -1};
+    if (o.via_poll)
+        w.ep = watch_all(fds, o.sockets);
     double t0 = ceiling_now_s(), t = t0;
     double cpu0 = ceiling_cpu_s(NULL, NULL);
     while (t - t0 < o.seconds) {
-        for (int i = 0; i < o.sockets; i++) {
-            ssize_t w = write(fds[i], frame, len);
-            if (w == (ssize_t)len)
-                writes++;
-            else if (w < 0 && errno == EAGAIN)
-                blocked++;
-            else
-                ceiling_die("write");
-        }
+        if (o.via_poll)
+            pass_via_poll(&w, fds, o.sockets);
+        else
+            for (int i = 0; i < o.sockets; i++)
+                write_one(&w, fds[i]);
         t = ceiling_now_s();
     }
     double cpu = ceiling_cpu_s(NULL, NULL) - cpu0;
+    uint64_t writes = w.writes, blocked = w.blocked;
     double wall = t - t0;
     for (int i = 0; i < o.sockets; i++)
         close(fds[i]);
     waitpid(child, NULL, 0);
-    printf("{\"tool\": \"write-ceiling\", \"sockets\": %d, \"frameBytes\": %zu, \"seconds\": %.3f, "
+    printf("{\"tool\": \"write-ceiling\", \"mode\": \"%s\", \"sockets\": %d, \"frameBytes\": %zu, "
+           "\"seconds\": %.3f, "
            "\"writes\": %llu, \"wouldBlock\": %llu, \"writesPerSecond\": %.0f, "
            "\"cpuSeconds\": %.3f, \"usPerWrite\": %.2f}\n",
-           o.sockets, len, wall, (unsigned long long)writes, (unsigned long long)blocked,
-           (double)writes / wall, cpu, writes ? cpu * 1e6 / (double)writes : 0.0);
+           o.via_poll ? "via-poll" : "direct", o.sockets, w.len, wall, (unsigned long long)writes,
+           (unsigned long long)blocked, (double)writes / wall, cpu,
+           writes ? cpu * 1e6 / (double)writes : 0.0);
     return 0;
 }
