@@ -17,11 +17,13 @@
 //
 // Usage: node bench/run.mjs [--quick] [--rounds N] [--build DIR] [--only a,b,c,d]
 //                           [--servers gateway,peer] [--out DIR] [--gateway-bin FILE]
-//                           [--perf DIR] [--shapes 10000x1,1x5000]
+//                           [--perf DIR] [--shapes 10000x1,1x5000] [--instructions]
 // --gateway-bin runs another gateway build (e.g. an older commit, for a before/after figure);
 // --perf DIR records each server with `perf record -g` into DIR/<server>-<round>.data, and each
 // b shape's delivery window alone (DWARF call graphs) into DIR/<server>-<round>-b-<shape>.data;
-// --shapes runs only those b shapes.
+// --shapes runs only those b shapes; --instructions counts the server's instructions (user and
+// kernel, `perf stat`) over each b window: per delivery, a figure the machine's noise hardly
+// moves, for before/after comparisons of the same work.
 // Every process it starts listens on or connects to 127.0.0.0/8 only, and each phase has a
 // time bound; the script stops what it started (by pid) on exit.
 import { spawn, execFileSync } from "node:child_process";
@@ -49,6 +51,7 @@ const { values: opt } = parseArgs({
         "gateway-bin": { type: "string" },
         perf: { type: "string" },
         shapes: { type: "string" },
+        instructions: { type: "boolean", default: false },
     },
 });
 
@@ -458,7 +461,10 @@ async function scenarioMax(ctx, server, shape, perfFile) {
     const perf = perfFile && start("perf", "perf", ["record", "-F", "999", "--call-graph", "dwarf,16384",
                                                     "-p", String(server.pid), "-o", perfFile],
                                    { cpu: LOAD_CPU });
-    if (perf) await sleep(500);
+    const stat = opt.instructions &&
+        start("perf-stat", "perf", ["stat", "-x", ",", "-e", "instructions:u,instructions:k",
+                                    "-p", String(server.pid)], { cpu: LOAD_CPU });
+    if (perf || stat) await sleep(500);
     const w = window(server);
     const ins = await insert(ctx, { users, rate, seconds });
     const reports = await Promise.all(gens.map((g) => g.report()));
@@ -467,6 +473,18 @@ async function scenarioMax(ctx, server, shape, perfFile) {
     if (perf) {
         perf.child.kill("SIGINT");
         await perf.exited;
+    }
+    let instructions;
+    if (stat) {
+        stat.child.kill("SIGINT");
+        await stat.exited;
+        // CSV lines: count,unit,event,...; the count is "<not counted>" when the virtual PMU did
+        // not schedule the counter (seen now and then on this VM): then no figure, not a zero.
+        const count = (ev) => {
+            const n = Number(stat.err.split("\n").find((l) => l.split(",")[2] === ev)?.split(",")[0]);
+            return Number.isFinite(n) ? n : null;
+        };
+        instructions = { user: count("instructions:u"), kernel: count("instructions:k") };
     }
     const first = Math.min(...reports.map((r) => r.noticeWindowUs[0]).filter((x) => x > 0));
     const last = Math.max(...reports.map((r) => r.noticeWindowUs[1]));
@@ -484,6 +502,8 @@ async function scenarioMax(ctx, server, shape, perfFile) {
         peakRssKb: peakRss, rssGrowthKb: peakRss - m0.rss,
         cores: { server: round(win.serverCore, 2), load: round(win.loadCore, 2) },
         generator: genCpu(reports, win.wall),
+        instructionsPerDelivery: instructions && Object.fromEntries(
+            Object.entries(instructions).map(([k, n]) => [k, n === null ? null : Math.round(n / Math.max(1, deliveries))])),
     };
 }
 
@@ -658,6 +678,11 @@ function rows() {
                      prob: `max.${k}.problems`, better: "higher" });
             r.push({ id: `b.${k}.cpu`, label: `b. server CPU per delivery, ${k} (us)`,
                      path: `max.${k}.serverCpuUsPerDelivery`, prob: `max.${k}.problems`, better: "lower" });
+            if (opt.instructions)
+                for (const m of ["user", "kernel"])
+                    r.push({ id: `b.${k}.ins.${m}`, label: `b. server instructions per delivery, ${m}, ${k}`,
+                             path: `max.${k}.instructionsPerDelivery.${m}`, prob: `max.${k}.problems`,
+                             better: "lower" });
             r.push({ id: `b.${k}.busy`, label: `b. server core busy in the window, ${k}`,
                      path: `max.${k}.serverBusyInWindow`, prob: `max.${k}.problems`, better: "info" });
             r.push({ id: `b.${k}.gen`, label: `b. generators' share of the load core, ${k}`,
