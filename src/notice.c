@@ -567,27 +567,27 @@ static struct key path_head(const char *path, const char **rest)
     return k;
 }
 
-/* Follows a dotted path whose first name was looked up (head). Returns 1 found, 0 missing, -1
- * ambiguous: a name on the path appears more than once, so readers could disagree on who the
- * recipient is. */
-static int follow_path(struct key head, const char *rest, bson_iter_t *found)
+/* Follows a dotted path whose first name was looked up (head, reused as the walk goes down).
+ * Returns 1 found, 0 missing, -1 ambiguous: a name on the path appears more than once, so
+ * readers could disagree on who the recipient is. */
+static int follow_path(struct key *head, const char *rest, bson_iter_t *found)
 {
     for (;;) {
-        if (head.len == 0 || head.hits == 0)
+        if (head->len == 0 || head->hits == 0)
             return 0;
-        if (head.hits > 1)
+        if (head->hits > 1)
             return -1;
         if (!rest) {
-            *found = head.it;
+            *found = head->it;
             return 1;
         }
         bson_iter_t child;
-        if (!BSON_ITER_HOLDS_DOCUMENT(&head.it) && !BSON_ITER_HOLDS_ARRAY(&head.it))
+        if (!BSON_ITER_HOLDS_DOCUMENT(&head->it) && !BSON_ITER_HOLDS_ARRAY(&head->it))
             return 0;
-        if (!bson_iter_recurse(&head.it, &child))
+        if (!bson_iter_recurse(&head->it, &child))
             return 0;
-        head = path_head(rest, &rest);
-        find_keys_iter(&child, &head, 1);
+        *head = path_head(rest, &rest);
+        find_keys_iter(&child, head, 1);
     }
 }
 
@@ -596,7 +596,7 @@ static int find_path(const bson_t *doc, const char *path, bson_iter_t *found)
     const char *rest;
     struct key head = path_head(path, &rest);
     find_keys(doc, &head, 1);
-    return follow_path(head, rest, found);
+    return follow_path(&head, rest, found);
 }
 
 /* rc and it: what find_path() or follow_path() returned and found. */
@@ -760,7 +760,7 @@ build_document(const struct key *ev, const struct gw_notice_options *opt, struct
     if (!k[0].hits)
         return GW_NOTICE_NO_ID;
     bson_iter_t user;
-    int rc = follow_path(k[3], rest, &user);
+    int rc = follow_path(&k[3], rest, &user);
     if ((st = take_user(rc, &user, out)) != GW_NOTICE_OK)
         return st;
     bool insert = out->kind == GW_NOTICE_INSERT;
