@@ -357,8 +357,9 @@ async function scenarioHandshake(ctx, server, alg) {
 // The gateway's notify_gateway_dispatch_latency_seconds from /metrics: cumulative counts by
 // bucket upper edge in us (Infinity for +Inf), and the sum in us; null from a build without it
 // (--gateway-bin of an older commit).
-function dispatchHistogram(port) {
-    const name = "notify_gateway_dispatch_latency_seconds";
+// A histogram from the gateway's /metrics, its bounds and sum multiplied by scale (1e6: seconds
+// to microseconds), or null when the gateway does not export it.
+function histogram(port, name, scale) {
     return new Promise((resolve, reject) => {
         const req = get({ host: "127.0.0.1", port, path: "/metrics", timeout: 5000 }, (res) => {
             let body = "";
@@ -366,16 +367,16 @@ function dispatchHistogram(port) {
             res.on("data", (d) => (body += d));
             res.on("end", () => {
                 const buckets = [];
-                let sumUs = null;
+                let sum = null;
                 for (const line of body.split("\n")) {
                     const b = /^(\S+)_bucket\{le="([^"]+)"\} (\d+)$/.exec(line);
                     if (b && b[1] === name)
-                        buckets.push([b[2] === "+Inf" ? Infinity : Math.round(Number(b[2]) * 1e6),
+                        buckets.push([b[2] === "+Inf" ? Infinity : Math.round(Number(b[2]) * scale),
                                       Number(b[3])]);
                     else if (line.startsWith(`${name}_sum `))
-                        sumUs = Number(line.slice(name.length + 5)) * 1e6;
+                        sum = Number(line.slice(name.length + 5)) * scale;
                 }
-                resolve(buckets.length ? { buckets, sumUs } : null);
+                resolve(buckets.length ? { buckets, sum } : null);
             });
         });
         req.on("error", reject);
@@ -383,19 +384,34 @@ function dispatchHistogram(port) {
     });
 }
 
-// What the dispatch histogram saw between two scrapes: the deliveries, and each quantile as the
-// upper edge of the bucket it falls in (null past the last finite bound).
-function gatewayShare(before, after) {
+const dispatchHistogram = (port) => histogram(port, "notify_gateway_dispatch_latency_seconds", 1e6);
+const batchHistogram = (port) => histogram(port, "notify_gateway_dispatch_batch_notifications", 1);
+
+// What a histogram saw between two scrapes: the observations, their mean, and each quantile as
+// the upper edge of the bucket it falls in (null past the last finite bound).
+function histDelta(before, after) {
     const buckets = after.buckets.map(([le, n], i) => [le, n - before.buckets[i][1]]);
-    const deliveries = buckets.at(-1)[1];
+    const n = buckets.at(-1)[1];
     const edge = (q) => {
-        if (!deliveries) return null;
-        const le = buckets.find(([, n]) => n >= Math.ceil(q * deliveries))[0];
+        if (!n) return null;
+        const le = buckets.find(([, c]) => c >= Math.ceil(q * n))[0];
         return le === Infinity ? null : le;
     };
-    return { deliveries, p50Us: edge(0.5), p99Us: edge(0.99), p999Us: edge(0.999),
-             meanUs: deliveries ? round((after.sumUs - before.sumUs) / deliveries, 1) : null,
-             bucketsUs: buckets.map(([le, n]) => [le === Infinity ? "+Inf" : le, n]) };
+    return { n, edge, mean: n ? round((after.sum - before.sum) / n, 1) : null,
+             buckets: buckets.map(([le, c]) => [le === Infinity ? "+Inf" : le, c]) };
+}
+
+// The dispatch histogram's delta: the gateway's own share of each delivery.
+function gatewayShare(before, after) {
+    const d = histDelta(before, after);
+    return { deliveries: d.n, p50Us: d.edge(0.5), p99Us: d.edge(0.99), p999Us: d.edge(0.999),
+             meanUs: d.mean, bucketsUs: d.buckets };
+}
+
+// The batch histogram's delta: notifications the loop took per wake-up.
+function batchShare(before, after) {
+    const d = histDelta(before, after);
+    return { batches: d.n, mean: d.mean, p50: d.edge(0.5), p99: d.edge(0.99), buckets: d.buckets };
 }
 
 // a: insert -> client latency at each rate, with P.bgIdle idle sockets held beside the measured
@@ -414,12 +430,18 @@ async function scenarioLatency(ctx, server, rates = P.latRates) {
                                  expect, untilComplete: true });
         await g.settled();
         const h0 = own ? await dispatchHistogram(ctx.port) : null;
+        const q0 = own ? await batchHistogram(ctx.port) : null;
         const w = window(server);
         const ins = await insert(ctx, { users: P.latUsers, rate, seconds: P.latSeconds });
         const r = await g.report();
         const win = w();
         const h1 = h0 ? await dispatchHistogram(ctx.port) : null;
         const share = h1 ? gatewayShare(h0, h1) : undefined;
+        const q1 = q0 ? await batchHistogram(ctx.port) : null;
+        const batches = q1 ? batchShare(q0, q1) : undefined;
+        if (batches)
+            log(`gateway's dispatch batches at ${rate}/s: mean ${batches.mean}, p50 <= ${batches.p50}, ` +
+                `p99 <= ${batches.p99} notifications over ${batches.batches} wake-ups`);
         if (share)
             log(`gateway's own share at ${rate}/s: p50 <= ${share.p50Us} p99 <= ${share.p99Us} ` +
                 `p99.9 <= ${share.p999Us} us over ${share.deliveries} deliveries`);
@@ -431,6 +453,7 @@ async function scenarioLatency(ctx, server, rates = P.latRates) {
             serverCpuUsPerDelivery: round((win.serverCpu * 1e6) / Math.max(1, r.notifications.received), 1),
             cores: { server: round(win.serverCore, 2), load: round(win.loadCore, 2) },
             gatewayShare: share,
+            dispatchBatches: batches,
         };
     }
     for (const g of bg) g.child.kill("SIGTERM");
@@ -665,6 +688,10 @@ function rows() {
         for (const q of ["p50", "p99", "p999", "max"])
             r.push({ id: `a.half.${q}`, label: `a. latency at half the maximum, ${P.bgIdle} idle: ${q} (us)`,
                      path: `latencyHalf.latencyUs.${q}`, prob: "latencyHalf.problems", better: "lower" });
+        r.push({ id: "a.half.batch.mean", label: "a. notifications per dispatch wake-up at half the maximum: mean",
+                 path: "latencyHalf.dispatchBatches.mean", prob: "latencyHalf.problems", better: "info" });
+        r.push({ id: "a.half.batch.p99", label: "a. notifications per dispatch wake-up at half the maximum: p99 <= (bucket upper edge)",
+                 path: "latencyHalf.dispatchBatches.p99", prob: "latencyHalf.problems", better: "info" });
         for (const [q, name] of [["p50", "p50"], ["p99", "p99"], ["p999", "p99.9"]])
             r.push({ id: `a.half.own.${q}`,
                      label: `a. gateway's own share ${name} <= (us, bucket upper edge) at half the maximum`,

@@ -1,6 +1,7 @@
 /* hist.c -- see hist.h. */
 #include "gw/hist.h"
 
+#include <stdbool.h>
 #include <string.h>
 
 #include "gw/common.h"
@@ -31,17 +32,36 @@ uint64_t gw_hist_count(const struct gw_hist *h)
     return n;
 }
 
-void gw_hist_render(const struct gw_hist *h, const char *name, const char *help, struct gw_buf *b)
+static void render(const struct gw_hist *h, const char *name, const char *help, bool seconds,
+                   struct gw_buf *b)
 {
     uint64_t cumulative = 0;
     gw_buf_printf(b, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
     for (size_t i = 0; i < h->n_bounds; i++) {
         cumulative += h->counts[i];
-        gw_buf_printf(b, "%s_bucket{le=\"%g\"} %llu\n", name, (double)h->bounds_us[i] / 1e6,
-                      (unsigned long long)cumulative);
+        if (seconds)
+            gw_buf_printf(b, "%s_bucket{le=\"%g\"} %llu\n", name, (double)h->bounds_us[i] / 1e6,
+                          (unsigned long long)cumulative);
+        else
+            gw_buf_printf(b, "%s_bucket{le=\"%llu\"} %llu\n", name,
+                          (unsigned long long)h->bounds_us[i], (unsigned long long)cumulative);
     }
     cumulative += h->counts[h->n_bounds];
     gw_buf_printf(b, "%s_bucket{le=\"+Inf\"} %llu\n", name, (unsigned long long)cumulative);
-    gw_buf_printf(b, "%s_sum %.6f\n", name, (double)h->sum_us / 1e6);
+    if (seconds)
+        gw_buf_printf(b, "%s_sum %.6f\n", name, (double)h->sum_us / 1e6);
+    else
+        gw_buf_printf(b, "%s_sum %llu\n", name, (unsigned long long)h->sum_us);
     gw_buf_printf(b, "%s_count %llu\n", name, (unsigned long long)cumulative);
+}
+
+void gw_hist_render(const struct gw_hist *h, const char *name, const char *help, struct gw_buf *b)
+{
+    render(h, name, help, true, b);
+}
+
+void gw_hist_render_counts(const struct gw_hist *h, const char *name, const char *help,
+                           struct gw_buf *b)
+{
+    render(h, name, help, false, b);
 }

@@ -48,4 +48,9 @@ uint64_t gw_hist_count(const struct gw_hist *h);
  * <name>_sum in seconds and <name>_count. name and help are borrowed for the call. */
 void gw_hist_render(const struct gw_hist *h, const char *name, const char *help, struct gw_buf *b);
 
+/* The same for a histogram of plain counts (the bounds and observations are numbers of things,
+ * kept in the _us fields unscaled): le and the sum are written as integers. */
+void gw_hist_render_counts(const struct gw_hist *h, const char *name, const char *help,
+                           struct gw_buf *b);
+
 #endif

@@ -43,9 +43,10 @@ void gw_watcher_free(struct gw_watcher *w);
 void gw_watcher_dispatch(struct gw_watcher *w, struct gw_gateway *gw);
 /* Loop thread: fills the change-stream fields of a health snapshot. */
 void gw_watcher_fill(struct gw_watcher *w, struct gw_health_snapshot *s);
-/* Loop thread: appends, in Prometheus text format, the insert-to-hand-off latency histogram and
+/* Loop thread: appends, in Prometheus text format, the insert-to-hand-off latency histogram,
  * the gateway's own dispatch latency (change event in -> written to a socket, per delivery:
- * only change events are timed, so it is rendered here with the watcher's). */
+ * only change events are timed, so it is rendered here with the watcher's) and the number of
+ * notifications per dispatch (one observation per gw_watcher_dispatch that found any). */
 void gw_watcher_metrics(struct gw_watcher *w, struct gw_buf *b);
 
 #endif

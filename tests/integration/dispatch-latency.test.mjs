@@ -37,6 +37,28 @@ async function scrape(url) {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+const BATCH = "notify_gateway_dispatch_batch_notifications";
+const BATCH_BOUNDS = ["1", "2", "4", "8", "16", "32", "64", "128", "256", "512", "1024", "4096",
+                      "16384", "65536", "+Inf"];
+
+/** The dispatch batch histogram from /metrics: { buckets: [[le, cumulative]], sum, count }. */
+async function scrapeBatches(url) {
+    const text = await (await fetch(`${url}/metrics`)).text();
+    const h = { buckets: [], sum: null, count: null };
+    for (const line of text.split("\n")) {
+        let m = new RegExp(`^${BATCH}_bucket\\{le="([^"]+)"\\} (\\d+)$`).exec(line);
+        if (m) h.buckets.push([m[1], Number(m[2])]);
+        else if ((m = new RegExp(`^${BATCH}_sum (\\d+)$`).exec(line))) h.sum = Number(m[1]);
+        else if ((m = new RegExp(`^${BATCH}_count (\\d+)$`).exec(line))) h.count = Number(m[1]);
+    }
+    assert.ok(text.includes(`# TYPE ${BATCH} histogram\n`), "the batch histogram is on /metrics");
+    assert.deepEqual(h.buckets.map(([le]) => le), BATCH_BOUNDS, "its buckets, in order");
+    for (let i = 1; i < h.buckets.length; i++)
+        assert.ok(h.buckets[i][1] >= h.buckets[i - 1][1], "cumulative buckets never decrease");
+    assert.equal(h.buckets.at(-1)[1], h.count, "+Inf is the count");
+    return h;
+}
+
 describe("dispatch latency metric", () => {
     let st, gw, admin, closeables;
 
@@ -136,5 +158,26 @@ describe("dispatch latency metric", () => {
                           lateGot.length === K + 1, 10000, () => "the last notification");
         const m4 = await scrape(gw.url);
         assert.equal(m4.count - m3.count, sockets.length + 2);
+    });
+
+    test("the batch histogram counts every notification the loop took, once", async () => {
+        const status = async () => {
+            const d = await changeStreamStatus();
+            return d.eventsDelivered + d.eventsSkippedOffline;
+        };
+        const b0 = await scrapeBatches(gw.url);
+        const dispatched0 = await status();
+        assert.equal(b0.sum, dispatched0, "so far: every dispatched notification, in some batch");
+        const N = 50;
+        await admin.notifications.insertMany(
+            Array.from({ length: N }, (_, i) => ({ userId: "batch-nobody", type: "t", seq: i })));
+        const end = Date.now() + 10000;
+        while ((await status()) < dispatched0 + N && Date.now() < end)
+            await sleep(20);
+        assert.equal(await status(), dispatched0 + N, "the loop took all of them");
+        const b1 = await scrapeBatches(gw.url);
+        assert.equal(b1.sum - b0.sum, N, "the batch sizes add up to the notifications");
+        const batches = b1.count - b0.count;
+        assert.ok(batches >= 1 && batches <= N, `${batches} batches for ${N} notifications`);
     });
 });

@@ -75,6 +75,28 @@ static void test_hist_render(void)
     gw_buf_free(&b);
 }
 
+/* A histogram of counts: the same cumulative buckets, le and the sum as plain integers. */
+static void test_hist_render_counts(void)
+{
+    static const uint64_t bounds[] = {1, 4, 16};
+    struct gw_hist h = GW_HIST_INIT(bounds);
+    gw_hist_observe(&h, 1);
+    gw_hist_observe(&h, 3);
+    gw_hist_observe(&h, 4);
+    gw_hist_observe(&h, 1000);
+    struct gw_buf b = GW_BUF_INIT;
+    gw_hist_render_counts(&h, "x_items", "Items.", &b);
+    CHECK_STR_EQ(b.data, "# HELP x_items Items.\n"
+                         "# TYPE x_items histogram\n"
+                         "x_items_bucket{le=\"1\"} 1\n"
+                         "x_items_bucket{le=\"4\"} 3\n"
+                         "x_items_bucket{le=\"16\"} 3\n"
+                         "x_items_bucket{le=\"+Inf\"} 4\n"
+                         "x_items_sum 1008\n"
+                         "x_items_count 4\n");
+    gw_buf_free(&b);
+}
+
 /* The count of the dispatch histogram's buckets up to and including the bound `le_us`. */
 static uint64_t dispatch_le(uint64_t le_us)
 {
@@ -146,6 +168,7 @@ int main(void)
     RUN(test_hist_edges);
     RUN(test_hist_static_init);
     RUN(test_hist_render);
+    RUN(test_hist_render_counts);
     RUN(test_dispatch_timed_only);
     RUN(test_dispatch_buckets);
     return TEST_REPORT();
