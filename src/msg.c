@@ -7,15 +7,21 @@
 
 #include "gw/common.h"
 
-struct gw_msg *gw_msg_new(size_t len, bool binary)
+/* A fresh message's header: one reference, untimed. */
+static struct gw_msg *init_header(struct gw_msg *m, size_t len, bool binary)
 {
     GW_ASSERT(len < UINT32_MAX);
-    struct gw_msg *m = gw_malloc(sizeof(*m) + GW_MSG_HEADROOM + len + 1);
     m->refs = 1;
     m->len = (uint32_t)len;
     m->received_us = 0;
     m->binary = binary;
     m->immortal = false;
+    return m;
+}
+
+struct gw_msg *gw_msg_new(size_t len, bool binary)
+{
+    struct gw_msg *m = init_header(gw_malloc(sizeof(*m) + GW_MSG_HEADROOM + len + 1), len, binary);
     m->data[GW_MSG_HEADROOM + len] = '\0';
     return m;
 }
@@ -43,13 +49,9 @@ void gw_msg_build_start(struct gw_buf *b)
 
 struct gw_msg *gw_msg_build_finish(struct gw_buf *b)
 {
-    GW_ASSERT(b->len >= BUILD_PREFIX && b->len - BUILD_PREFIX < UINT32_MAX);
-    struct gw_msg *m = (struct gw_msg *)(void *)b->data; /* malloc'ed: aligned for any type */
-    m->refs = 1;
-    m->len = (uint32_t)(b->len - BUILD_PREFIX);
-    m->received_us = 0;
-    m->binary = false;
-    m->immortal = false;
+    GW_ASSERT(b->len >= BUILD_PREFIX);
+    /* b's memory is malloc'ed, so aligned for any type */
+    struct gw_msg *m = init_header((struct gw_msg *)(void *)b->data, b->len - BUILD_PREFIX, false);
     *b = (struct gw_buf)GW_BUF_INIT;
     return m;
 }

@@ -22,7 +22,7 @@
  *
  * Unusable tokens (286 history lost, 260, 280, 9 and the malformed-token codes) are logged once,
  * dropped, and the stream restarts from now. Status for health lives in atomics; the latency
- * histogram is the loop thread's, which both dispatches and serves /metrics.
+ * and batch histograms are the loop thread's, which both dispatches and serves /metrics.
  *
  * Shutdown: gw_watcher_request_stop sets a flag; the thread leaves the stream within
  * maxAwaitTimeMS, waits until the loop has dispatched everything it pushed, saves the token and
@@ -99,7 +99,7 @@ struct gw_watcher {
 
     /* loop thread only (dispatch observes, /metrics renders) */
     struct gw_hist latency;
-    struct gw_hist batches; /* notifications per dispatch (loop thread) */
+    struct gw_hist batches; /* notifications per dispatch */
 };
 
 /* ---- status ---------------------------------------------------------------------------- */

@@ -14,21 +14,24 @@ const METRIC = "notify_gateway_dispatch_latency_seconds";
 const BOUNDS = ["1e-05", "2.5e-05", "5e-05", "0.0001", "0.00015", "0.00025", "0.0005", "0.001",
                 "0.0025", "0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "1", "2.5", "5", "10",
                 "+Inf"];
+const BATCH = "notify_gateway_dispatch_batch_notifications";
+const BATCH_BOUNDS = ["1", "2", "4", "8", "16", "32", "64", "128", "256", "512", "1024", "4096",
+                      "16384", "65536", "+Inf"];
 const PING_MS = 100;
 const ZERO_OID = "000000000000000000000000";
 
-/** The dispatch histogram from /metrics: { buckets: [[le, cumulative]], sum, count }. */
-async function scrape(url) {
+/** A histogram from /metrics, checked for its buckets: { buckets: [[le, cumulative]], sum, count }. */
+async function scrape(url, name = METRIC, bounds = BOUNDS) {
     const text = await (await fetch(`${url}/metrics`)).text();
     const h = { buckets: [], sum: null, count: null };
     for (const line of text.split("\n")) {
-        let m = new RegExp(`^${METRIC}_bucket\\{le="([^"]+)"\\} (\\d+)$`).exec(line);
+        let m = new RegExp(`^${name}_bucket\\{le="([^"]+)"\\} (\\d+)$`).exec(line);
         if (m) h.buckets.push([m[1], Number(m[2])]);
-        else if ((m = new RegExp(`^${METRIC}_sum (\\S+)$`).exec(line))) h.sum = Number(m[1]);
-        else if ((m = new RegExp(`^${METRIC}_count (\\d+)$`).exec(line))) h.count = Number(m[1]);
+        else if ((m = new RegExp(`^${name}_sum (\\S+)$`).exec(line))) h.sum = Number(m[1]);
+        else if ((m = new RegExp(`^${name}_count (\\d+)$`).exec(line))) h.count = Number(m[1]);
     }
-    assert.ok(text.includes(`# TYPE ${METRIC} histogram\n`), "the histogram is on /metrics");
-    assert.deepEqual(h.buckets.map(([le]) => le), BOUNDS, "its buckets, in order");
+    assert.ok(text.includes(`# TYPE ${name} histogram\n`), `${name} is on /metrics`);
+    assert.deepEqual(h.buckets.map(([le]) => le), bounds, "its buckets, in order");
     for (let i = 1; i < h.buckets.length; i++)
         assert.ok(h.buckets[i][1] >= h.buckets[i - 1][1], "cumulative buckets never decrease");
     assert.equal(h.buckets.at(-1)[1], h.count, "+Inf is the count");
@@ -36,28 +39,6 @@ async function scrape(url) {
 }
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-const BATCH = "notify_gateway_dispatch_batch_notifications";
-const BATCH_BOUNDS = ["1", "2", "4", "8", "16", "32", "64", "128", "256", "512", "1024", "4096",
-                      "16384", "65536", "+Inf"];
-
-/** The dispatch batch histogram from /metrics: { buckets: [[le, cumulative]], sum, count }. */
-async function scrapeBatches(url) {
-    const text = await (await fetch(`${url}/metrics`)).text();
-    const h = { buckets: [], sum: null, count: null };
-    for (const line of text.split("\n")) {
-        let m = new RegExp(`^${BATCH}_bucket\\{le="([^"]+)"\\} (\\d+)$`).exec(line);
-        if (m) h.buckets.push([m[1], Number(m[2])]);
-        else if ((m = new RegExp(`^${BATCH}_sum (\\d+)$`).exec(line))) h.sum = Number(m[1]);
-        else if ((m = new RegExp(`^${BATCH}_count (\\d+)$`).exec(line))) h.count = Number(m[1]);
-    }
-    assert.ok(text.includes(`# TYPE ${BATCH} histogram\n`), "the batch histogram is on /metrics");
-    assert.deepEqual(h.buckets.map(([le]) => le), BATCH_BOUNDS, "its buckets, in order");
-    for (let i = 1; i < h.buckets.length; i++)
-        assert.ok(h.buckets[i][1] >= h.buckets[i - 1][1], "cumulative buckets never decrease");
-    assert.equal(h.buckets.at(-1)[1], h.count, "+Inf is the count");
-    return h;
-}
 
 describe("dispatch latency metric", () => {
     let st, gw, admin, closeables;
@@ -165,7 +146,7 @@ describe("dispatch latency metric", () => {
             const d = await changeStreamStatus();
             return d.eventsDelivered + d.eventsSkippedOffline;
         };
-        const b0 = await scrapeBatches(gw.url);
+        const b0 = await scrape(gw.url, BATCH, BATCH_BOUNDS);
         const dispatched0 = await status();
         assert.equal(b0.sum, dispatched0, "so far: every dispatched notification, in some batch");
         const N = 50;
@@ -175,7 +156,7 @@ describe("dispatch latency metric", () => {
         while ((await status()) < dispatched0 + N && Date.now() < end)
             await sleep(20);
         assert.equal(await status(), dispatched0 + N, "the loop took all of them");
-        const b1 = await scrapeBatches(gw.url);
+        const b1 = await scrape(gw.url, BATCH, BATCH_BOUNDS);
         assert.equal(b1.sum - b0.sum, N, "the batch sizes add up to the notifications");
         const batches = b1.count - b0.count;
         assert.ok(batches >= 1 && batches <= N, `${batches} batches for ${N} notifications`);
