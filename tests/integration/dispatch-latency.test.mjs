@@ -4,6 +4,7 @@
 // not.
 
 import assert from "node:assert/strict";
+import { readFileSync, readdirSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
 import { io } from "socket.io-client";
 
@@ -160,5 +161,18 @@ describe("dispatch latency metric", () => {
         assert.equal(b1.sum - b0.sum, N, "the batch sizes add up to the notifications");
         const batches = b1.count - b0.count;
         assert.ok(batches >= 1 && batches <= N, `${batches} batches for ${N} notifications`);
+    });
+
+    // On a shared core the loop must win the CPU as soon as a notice wakes it (watcher.c).
+    test("the watcher thread runs five nice steps below the loop thread", () => {
+        const pid = gw.proc.pid;
+        const nice = (tid) => {
+            const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
+            return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[16]); // field 19
+        };
+        const watchers = readdirSync(`/proc/${pid}/task`).filter(
+            (tid) => readFileSync(`/proc/${pid}/task/${tid}/comm`, "utf8").trim() === "gw-watcher");
+        assert.equal(watchers.length, 1, "one thread named gw-watcher");
+        assert.equal(nice(watchers[0]), Math.min(19, nice(pid) + 5));
     });
 });
