@@ -18,12 +18,14 @@
 // Usage: node bench/run.mjs [--quick] [--rounds N] [--build DIR] [--only a,b,c,d]
 //                           [--servers gateway,peer] [--out DIR] [--gateway-bin FILE]
 //                           [--perf DIR] [--shapes 10000x1,1x5000] [--instructions]
+//                           [--rates 1000,7900]
 // --gateway-bin runs another gateway build (e.g. an older commit, for a before/after figure);
 // --perf DIR records each server with `perf record -g` into DIR/<server>-<round>.data, and each
 // b shape's delivery window alone (DWARF call graphs) into DIR/<server>-<round>-b-<shape>.data;
 // --shapes runs only those b shapes; --instructions counts the server's instructions (user and
 // kernel, `perf stat`) over each b window: per delivery, a figure the machine's noise hardly
-// moves, for before/after comparisons of the same work.
+// moves, for before/after comparisons of the same work. --rates replaces a's notification
+// rates (per second, each to 2 sockets), e.g. to study one rate alone with --only a.
 // Every process it starts listens on or connects to 127.0.0.0/8 only, and each phase has a
 // time bound; the script stops what it started (by pid) on exit.
 import { spawn, execFileSync } from "node:child_process";
@@ -34,6 +36,7 @@ import { cpus, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { MongoClient } from "mongodb";
 
 import { cpuWindow, median, sleep } from "./lib/measure.mjs";
 
@@ -52,6 +55,7 @@ const { values: opt } = parseArgs({
         perf: { type: "string" },
         shapes: { type: "string" },
         instructions: { type: "boolean", default: false },
+        rates: { type: "string" },
     },
 });
 
@@ -79,6 +83,14 @@ const P = quick
               { users: 1000, per: 16, rate: 6250, seconds: 3 },
               { users: 1, per: 5000, rate: 30, seconds: 3 }],
         ceiling: [10000, 16000, 5000] };
+
+if (opt.rates) {
+    P.latRates = opt.rates.split(",").map(Number);
+    if (!P.latRates.every((r) => Number.isInteger(r) && r > 0)) {
+        console.error(`run.mjs: --rates wants positive integers separated by commas, got "${opt.rates}"`);
+        process.exit(2);
+    }
+}
 
 const bin = {
     gateway: opt["gateway-bin"] || join(opt.build, "notify-gateway"),
@@ -414,6 +426,55 @@ function batchShare(before, after) {
     return { batches: d.n, mean: d.mean, p50: d.edge(0.5), p99: d.edge(0.99), buckets: d.buckets };
 }
 
+// mongo-emu's counters of change-stream getMore replies ({emuStreamStats: 1}).
+async function emuStreamStats(ctx) {
+    const c = new MongoClient(ctx.mongoUri, { serverSelectionTimeoutMS: 5000 });
+    try {
+        return await c.db("admin").command({ emuStreamStats: 1 });
+    } finally {
+        await c.close();
+    }
+}
+
+// How the server's change stream received the events between two reads of those counters:
+// getMore replies by events per reply (bucket i: up to 2^i), for getMores that were waiting
+// when the events arrived ("waited": they came together) and for those that found them there
+// ("ready": the server asked late).
+function inputBatches(a, b) {
+    const out = {};
+    for (const k of ["waited", "ready"]) {
+        const byBucket = b[k].replies.map((n, i) => n - a[k].replies[i]);
+        const replies = byBucket.reduce((x, y) => x + y, 0);
+        const events = b[k].events - a[k].events;
+        out[k] = { replies, events, meanEvents: replies ? round(events / replies, 1) : null,
+                   over64: byBucket.slice(7).reduce((x, y) => x + y, 0),
+                   largestUpTo: byBucket.findLastIndex((n) => n > 0) < 0 ? null
+                       : 2 ** byBucket.findLastIndex((n) => n > 0),
+                   byBucket, eventsByBucket: b[k].eventsByBucket.map((n, i) => n - a[k].eventsByBucket[i]) };
+    }
+    return out;
+}
+
+// A floor under any server's latency from the way the events arrived: in a reply of n events,
+// each to `per` sockets, the k-th delivery cannot be written before k - 1 writes at the raw
+// ceiling's cost, so it comes at least (k - 1) x usPerWrite after the reply: max(0, n x per -
+// onTime) deliveries of it are late. That is convex in n, so counting a bucket's replies all
+// at the bucket's mean size undercounts: the result is the least share of deliveries later
+// than limitUs. Above 1 %, no server writing from this core meets a p99 of limitUs with this
+// input. Only the replies to getMores that were waiting count: events that found the getMore
+// late had waited for the server, which is the server's share.
+function burstFloor(input, per, deliveries, usPerWrite, limitUs) {
+    const onTime = Math.floor(limitUs / usPerWrite) + 1;
+    const w = input.waited;
+    let late = 0;
+    w.byBucket.forEach((n, i) => {
+        if (n) late += n * Math.max(0, (w.eventsByBucket[i] / n) * per - onTime);
+    });
+    late = Math.floor(late);
+    const share = late / Math.max(1, deliveries);
+    return { limitUs, usPerWrite, lateDeliveries: late, share: round(share, 4), sharePercent: round(share * 100, 2) };
+}
+
 // a: insert -> client latency at each rate, with P.bgIdle idle sockets held beside the measured
 // set (P.latUsers users x 2 sockets, a fresh generator per rate so seq restarts at 0). For the
 // gateway also its own share of each delivery (change event in -> socket write), from its
@@ -431,10 +492,23 @@ async function scenarioLatency(ctx, server, rates = P.latRates) {
         await g.settled();
         const h0 = own ? await dispatchHistogram(ctx.port) : null;
         const q0 = own ? await batchHistogram(ctx.port) : null;
+        const e0 = await emuStreamStats(ctx);
         const w = window(server);
         const ins = await insert(ctx, { users: P.latUsers, rate, seconds: P.latSeconds });
         const r = await g.report();
         const win = w();
+        const input = inputBatches(e0, await emuStreamStats(ctx));
+        log(`${server.name}'s change stream at ${rate}/s: ` + ["waited", "ready"].map((k) =>
+            `${input[k].replies} getMores that ${k === "waited" ? "waited" : "found events ready"} ` +
+            `(mean ${input[k].meanEvents} events, ${input[k].over64} with > 64, largest <= ` +
+            `${input[k].largestUpTo})`).join(", "));
+        const usPerWrite = ctx.ceiling?.[0]?.usPerWrite;
+        const floors = usPerWrite ? [1000, 5000].map((l) =>
+            burstFloor(input, 2, r.notifications.received, usPerWrite, l)) : null;
+        if (floors)
+            log(`at the raw write ceiling (${usPerWrite} us a write) these bursts alone make ` +
+                floors.map((f) => `${(f.share * 100).toFixed(2)} % of deliveries later than ` +
+                           `${f.limitUs / 1000} ms`).join(", "));
         const h1 = h0 ? await dispatchHistogram(ctx.port) : null;
         const share = h1 ? gatewayShare(h0, h1) : undefined;
         const q1 = q0 ? await batchHistogram(ctx.port) : null;
@@ -454,6 +528,8 @@ async function scenarioLatency(ctx, server, rates = P.latRates) {
             cores: { server: round(win.serverCore, 2), load: round(win.loadCore, 2) },
             gatewayShare: share,
             dispatchBatches: batches,
+            inputBatches: input,
+            burstFloor: floors && Object.fromEntries(floors.map((f) => [f.limitUs, f])),
         };
     }
     for (const g of bg) g.child.kill("SIGTERM");
@@ -531,10 +607,11 @@ async function scenarioMax(ctx, server, shape, perfFile) {
 }
 
 // The input path alone: insert -> mongo-emu -> a Node change stream on the server's core, at
-// the latency scenario's lower rates. What a server adds is its latency minus this floor.
+// the latency scenario's lower rates, or at every rate --rates names. What a server adds is its
+// latency minus this floor.
 async function inputFloor(ctx) {
     const out = {};
-    for (const rate of P.latRates.filter((r) => r <= 1000)) {
+    for (const rate of opt.rates ? P.latRates : P.latRates.filter((r) => r <= 1000)) {
         const port = 20000 + (process.pid % 100) * 100 + 98;
         const emu = start("mongo-emu", bin.emu, ["--port", String(port)], { cpu: LOAD_CPU });
         try {
@@ -692,6 +769,15 @@ function rows() {
                  path: "latencyHalf.dispatchBatches.mean", prob: "latencyHalf.problems", better: "info" });
         r.push({ id: "a.half.batch.p99", label: "a. notifications per dispatch wake-up at half the maximum: p99 <= (bucket upper edge)",
                  path: "latencyHalf.dispatchBatches.p99", prob: "latencyHalf.problems", better: "info" });
+        for (const [k, what] of [["waited", "waited for their events"], ["ready", "found their events ready"]]) {
+            r.push({ id: `a.half.input.${k}.mean`, label: `a. change-stream getMores at half the maximum that ${what}: mean events each`,
+                     path: `latencyHalf.inputBatches.${k}.meanEvents`, prob: "latencyHalf.problems", better: "info" });
+            r.push({ id: `a.half.input.${k}.over64`, label: `a. … of those, replies with more than 64 events`,
+                     path: `latencyHalf.inputBatches.${k}.over64`, prob: "latencyHalf.problems", better: "info" });
+        }
+        r.push({ id: "a.half.burstFloor", label: "a. at half the maximum: share of deliveries the input's bursts alone " +
+                 "make later than 5 ms, even writing at the raw ceiling (least, %)",
+                 path: "latencyHalf.burstFloor.5000.sharePercent", prob: "latencyHalf.problems", better: "info" });
         for (const [q, name] of [["p50", "p50"], ["p99", "p99"], ["p999", "p99.9"]])
             r.push({ id: `a.half.own.${q}`,
                      label: `a. gateway's own share ${name} <= (us, bucket upper edge) at half the maximum`,
@@ -852,6 +938,7 @@ async function main() {
         log(`write() ceiling at ${n} sockets: ${Math.round(c.writesPerSecond)}/s`);
         return c;
     });
+    ctx.ceiling = meta.ceiling;
     meta.ceilingViaPoll = ceiling(P.ceiling[0], true);
     log(`write() ceiling via poll at ${P.ceiling[0]} sockets: ` +
         `${Math.round(meta.ceilingViaPoll.writesPerSecond)}/s`);

@@ -228,6 +228,32 @@ describe("mongo-emu with the Node mongodb driver", { skip: missing }, () => {
         await stream.close();
     });
 
+    test("emuStreamStats counts each getMore's events, split by whether it waited for them", async () => {
+        const delta = (a, b) => ({ events: b.events - a.events,
+                                   replies: b.replies.map((n, i) => n - a.replies[i]),
+                                   eventsByBucket: b.eventsByBucket.map((n, i) => n - a.eventsByBucket[i]) });
+        const s0 = await admin({ emuStreamStats: 1 });
+        const coll = client().db("app").collection("stats");
+        const stream = coll.watch(PIPELINE, { maxAwaitTimeMS: 3000 });
+        await stream.tryNext(); // the aggregate runs with an empty first batch
+        const first = stream.next(); // a getMore that waits on the emulator
+        await new Promise((r) => setTimeout(r, 300));
+        await coll.insertMany([1, 2, 3].map((seq) => ({ type: "a", seq })));
+        assert.equal((await first).fullDocument.seq, 1);
+        assert.equal((await stream.next()).fullDocument.seq, 2); // from the same reply
+        assert.equal((await stream.next()).fullDocument.seq, 3);
+        await coll.insertMany([4, 5, 6, 7, 8].map((seq) => ({ type: "a", seq })));
+        assert.equal((await stream.next()).fullDocument.seq, 4); // a getMore that finds them
+        const s1 = await admin({ emuStreamStats: 1 });
+        await stream.close();
+        const zeros = Array(12).fill(0);
+        // Bucket i holds replies of up to 2^i events: 3 events in bucket 2, 5 in bucket 3.
+        assert.deepEqual(delta(s0.waited, s1.waited),
+                         { events: 3, replies: zeros.with(2, 1), eventsByBucket: zeros.with(2, 3) });
+        assert.deepEqual(delta(s0.ready, s1.ready),
+                         { events: 5, replies: zeros.with(3, 1), eventsByBucket: zeros.with(3, 5) });
+    });
+
     for (const how of ["resumeAfter", "startAfter"]) {
         test(`${how} after the client restarts delivers exactly the missed events`, async () => {
             const name = `resume_${how}`;

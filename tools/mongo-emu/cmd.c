@@ -605,6 +605,41 @@ static void cmd_step_down(struct emu_ctx *x)
     cmd_ok(x);
 }
 
+static void append_counts(bson_t *doc, const char *key, const uint64_t *n)
+{
+    bson_t arr;
+    BSON_APPEND_ARRAY_BEGIN(doc, key, &arr);
+    for (size_t i = 0; i < EMU_BATCH_BUCKETS; i++) {
+        char k[16];
+        snprintf(k, sizeof k, "%zu", i);
+        BSON_APPEND_INT64(&arr, k, (int64_t)n[i]);
+    }
+    bson_append_array_end(doc, &arr);
+}
+
+static void append_stream_stats(bson_t *r, const char *key, const struct emu_server *srv, int w)
+{
+    bson_t doc;
+    uint64_t events = 0;
+    for (size_t i = 0; i < EMU_BATCH_BUCKETS; i++)
+        events += srv->stream_events[w][i];
+    BSON_APPEND_DOCUMENT_BEGIN(r, key, &doc);
+    BSON_APPEND_INT64(&doc, "events", (int64_t)events);
+    append_counts(&doc, "replies", srv->stream_replies[w]);
+    append_counts(&doc, "eventsByBucket", srv->stream_events[w]);
+    bson_append_document_end(r, &doc);
+}
+
+/* replies[i]: change-stream getMore replies with up to 2^i events (the last: more);
+ * eventsByBucket[i]: the events they carried. */
+static void cmd_stream_stats(struct emu_ctx *x)
+{
+    bson_t *r = emu_reply_begin(x);
+    append_stream_stats(r, "waited", x->srv, 1);
+    append_stream_stats(r, "ready", x->srv, 0);
+    emu_reply_end(x);
+}
+
 static void cmd_restart(struct emu_ctx *x)
 {
     x->srv->restart_pending = true;
@@ -655,6 +690,7 @@ static const struct {
     {"emuStepDown", cmd_step_down, 0},
     {"replSetStepDown", cmd_step_down, 0},
     {"emuRestart", cmd_restart, 0},
+    {"emuStreamStats", cmd_stream_stats, 0},
 };
 
 static bool secondary_ok(const struct emu_ctx *x)

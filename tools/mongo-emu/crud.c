@@ -1031,6 +1031,15 @@ void emu_crud_aggregate(struct emu_ctx *x)
 
 /* --- getMore / killCursors --- */
 
+static void count_batch(struct emu_server *srv, bool waited, uint32_t count)
+{
+    size_t i = 0;
+    while (i + 1 < EMU_BATCH_BUCKETS && count > (1u << i))
+        i++;
+    srv->stream_replies[waited][i]++;
+    srv->stream_events[waited][i] += count;
+}
+
 static void get_more_stream(struct emu_ctx *x, struct emu_cursor *c, int64_t batch)
 {
     struct emu_conn *conn = x->conn;
@@ -1057,6 +1066,8 @@ static void get_more_stream(struct emu_ctx *x, struct emu_cursor *c, int64_t bat
         x->res->deadline_ms = conn->deadline_ms;
         return;
     }
+    if (count > 0)
+        count_batch(x->srv, x->resumed, count);
     char ns[300];
     cursor_ns(c->db, c->coll, "$cmd.aggregate", ns, sizeof ns);
     bool closed = c->stream->closed;

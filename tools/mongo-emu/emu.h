@@ -82,6 +82,8 @@ struct emu_failpoint {
 
 struct emu_persist;
 
+#define EMU_BATCH_BUCKETS 12
+
 struct emu_server {
     struct emu_config cfg;
     char advertised[300]; /* "host:port", exactly what hello's hosts lists */
@@ -107,6 +109,12 @@ struct emu_server {
     int32_t next_request_id;
     bool stop;
     struct emu_persist *persist;
+    /* Change-stream getMore replies that carried events, by events per reply (bucket i holds
+     * up to 2^i, the last one more), and the events in each bucket, split by whether the
+     * getMore had been waiting for them ([1]: they arrived together) or found them already
+     * there ([0]: the reader came late). Read with {emuStreamStats: 1}, for the benchmarks. */
+    uint64_t stream_replies[2][EMU_BATCH_BUCKETS];
+    uint64_t stream_events[2][EMU_BATCH_BUCKETS];
 };
 
 /* Creates the server: binds cfg->host:cfg->port, loads cfg->dbpath if set. cfg's strings are
