@@ -446,10 +446,10 @@ function inputBatches(a, b) {
         const byBucket = b[k].replies.map((n, i) => n - a[k].replies[i]);
         const replies = byBucket.reduce((x, y) => x + y, 0);
         const events = b[k].events - a[k].events;
+        const largest = byBucket.findLastIndex((n) => n > 0);
         out[k] = { replies, events, meanEvents: replies ? round(events / replies, 1) : null,
                    over64: byBucket.slice(7).reduce((x, y) => x + y, 0),
-                   largestUpTo: byBucket.findLastIndex((n) => n > 0) < 0 ? null
-                       : 2 ** byBucket.findLastIndex((n) => n > 0),
+                   largestUpTo: largest < 0 ? null : 2 ** largest,
                    byBucket, eventsByBucket: b[k].eventsByBucket.map((n, i) => n - a[k].eventsByBucket[i]) };
     }
     return out;
@@ -471,8 +471,8 @@ function burstFloor(input, per, deliveries, usPerWrite, limitUs) {
         if (n) late += n * Math.max(0, (w.eventsByBucket[i] / n) * per - onTime);
     });
     late = Math.floor(late);
-    const share = late / Math.max(1, deliveries);
-    return { limitUs, usPerWrite, lateDeliveries: late, share: round(share, 4), sharePercent: round(share * 100, 2) };
+    return { limitUs, usPerWrite, lateDeliveries: late,
+             sharePercent: round((late * 100) / Math.max(1, deliveries), 2) };
 }
 
 // a: insert -> client latency at each rate, with P.bgIdle idle sockets held beside the measured
@@ -507,7 +507,7 @@ async function scenarioLatency(ctx, server, rates = P.latRates) {
             burstFloor(input, 2, r.notifications.received, usPerWrite, l)) : null;
         if (floors)
             log(`at the raw write ceiling (${usPerWrite} us a write) these bursts alone make ` +
-                floors.map((f) => `${(f.share * 100).toFixed(2)} % of deliveries later than ` +
+                floors.map((f) => `${f.sharePercent.toFixed(2)} % of deliveries later than ` +
                            `${f.limitUs / 1000} ms`).join(", "));
         const h1 = h0 ? await dispatchHistogram(ctx.port) : null;
         const share = h1 ? gatewayShare(h0, h1) : undefined;

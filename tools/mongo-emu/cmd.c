@@ -609,9 +609,10 @@ static void append_counts(bson_t *doc, const char *key, const uint64_t *n)
 {
     bson_t arr;
     BSON_APPEND_ARRAY_BEGIN(doc, key, &arr);
-    for (size_t i = 0; i < EMU_BATCH_BUCKETS; i++) {
-        char k[16];
-        snprintf(k, sizeof k, "%zu", i);
+    for (uint32_t i = 0; i < EMU_BATCH_BUCKETS; i++) {
+        char buf[16];
+        const char *k;
+        bson_uint32_to_string(i, &k, buf, sizeof buf);
         BSON_APPEND_INT64(&arr, k, (int64_t)n[i]);
     }
     bson_append_array_end(doc, &arr);
