@@ -4,6 +4,9 @@
 //
 // JWT_LEEWAY_SECONDS=0 and tokens 2 s from expiry keep each case to a few seconds; the
 // client's reconnection delay is shortened for the same reason (its logic is unchanged).
+// Heartbeats are far apart: the close at exp has its own deadline, and with a 500 ms
+// heartbeat budget a stall of the machine (CI has seen ones near a second) ended sessions
+// with "ping timeout" before exp.
 
 import { after, afterEach, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -13,8 +16,8 @@ import { recordEvents } from "./lib/eio-raw.mjs";
 import { TEST_SECRET, hsToken, nowSeconds, signToken, claims } from "./lib/tokens.mjs";
 
 const EXPIRES_IN_S = 2;
-// The gateway closes at exp on its wall clock; allow for the test's clock reading, a
-// heartbeat tick and scheduling, but never an early close.
+// The gateway closes at exp on its wall clock; allow for the test's clock reading and
+// scheduling, but never an early close.
 const EARLY_MS = 100;
 const LATE_MS = 1500;
 const EVENT_MS = 5000;
@@ -26,8 +29,8 @@ before(async () => {
         env: {
             JWT_SECRET: TEST_SECRET,
             JWT_LEEWAY_SECONDS: "0",
-            PING_INTERVAL_MS: "300",
-            PING_TIMEOUT_MS: "200",
+            PING_INTERVAL_MS: "5000",
+            PING_TIMEOUT_MS: "5000",
         },
     });
 });

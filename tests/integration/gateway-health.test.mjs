@@ -28,7 +28,8 @@ let off; // ENABLE_CHANGE_STREAMS unset
 let on; // ENABLE_CHANGE_STREAMS=true, MongoDB unreachable
 before(async () => {
     const binary = buildBinary("notify-gateway");
-    const heartbeat = { PING_INTERVAL_MS: "300", PING_TIMEOUT_MS: "200" };
+    // Nothing here waits for a heartbeat; a tight one would end sessions on a machine stall.
+    const heartbeat = { PING_INTERVAL_MS: "5000", PING_TIMEOUT_MS: "5000" };
     // A port nothing listens on: the watcher, once there is one, can never be watching.
     const deadPort = await pickFreePort();
     [off, on] = await Promise.all([

@@ -14,8 +14,10 @@ import { recordEvents } from "./lib/eio-raw.mjs";
 import { TEST_SECRET, hsToken } from "./lib/tokens.mjs";
 
 const CAP = 3;
-const PING_INTERVAL = 300;
-const PING_TIMEOUT = 200;
+// Short enough for the silent-client case below to time out quickly, long enough that a
+// stall of the machine (CI has seen ones near a second) does not time out live clients.
+const PING_INTERVAL = 1500;
+const PING_TIMEOUT = 1500;
 const EVENT_MS = 5000;
 
 let gw;
