@@ -4,9 +4,10 @@
 //
 // DESIGN. Each round starts, for each server in turn (A B, then B A, ...: alternating so a
 // drift of the shared machine hits both), a fresh mongo-emu and a fresh server, runs the
-// scenarios c (idle connections and memory), d (handshake rates), a (latency) and b (maximum
-// deliveries/s), then a once more at half the deliveries/s that server reached at b's first
-// shape (the latency target "at half the maximum rate"), and stops both. The server is pinned to core 0; everything else
+// scenarios c (idle connections and memory), d (handshake rates), a (latency), b (maximum
+// deliveries/s) and e (a change event's cost with nobody connected), then a once more at half
+// the deliveries/s that server reached at b's first shape (the latency target "at half the
+// maximum rate"), and stops both. The server is pinned to core 0; everything else
 // (mongo-emu, every gw-loadgen process, insert.mjs) to core 1, the same for both servers:
 // mongo-emu is the input path, not the system under test, so it must not take the server's
 // core, and it gets the same core whichever server runs. Each scenario records the server's CPU
@@ -15,7 +16,7 @@
 // rounds, with the range. A scenario in which any notification was lost or duplicated, any
 // connection failed or dropped, or the generator saw a protocol error is marked INVALID.
 //
-// Usage: node bench/run.mjs [--quick] [--rounds N] [--build DIR] [--only a,b,c,d]
+// Usage: node bench/run.mjs [--quick] [--rounds N] [--build DIR] [--only a,b,c,d,e]
 //                           [--servers gateway,peer] [--out DIR] [--gateway-bin FILE]
 //                           [--perf DIR] [--shapes 10000x1,1x5000] [--instructions]
 //                           [--rates 1000,7900]
@@ -38,7 +39,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { MongoClient } from "mongodb";
 
-import { cpuWindow, median, sleep } from "./lib/measure.mjs";
+import { cpuSeconds, cpuWindow, median, sleep } from "./lib/measure.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = dirname(here);
@@ -48,7 +49,7 @@ const { values: opt } = parseArgs({
         quick: { type: "boolean", default: false },
         rounds: { type: "string" },
         build: { type: "string", default: process.env.BUILD_DIR || join(repo, "build") },
-        only: { type: "string", default: "c,d,a,b" },
+        only: { type: "string", default: "c,d,a,b,e" },
         servers: { type: "string", default: "gateway,peer" },
         out: { type: "string", default: join(here, "results") },
         "gateway-bin": { type: "string" },
@@ -366,34 +367,40 @@ async function scenarioHandshake(ctx, server, alg) {
     };
 }
 
-// The gateway's notify_gateway_dispatch_latency_seconds from /metrics: cumulative counts by
-// bucket upper edge in us (Infinity for +Inf), and the sum in us; null from a build without it
-// (--gateway-bin of an older commit).
-// A histogram from the gateway's /metrics, its bounds and sum multiplied by scale (1e6: seconds
-// to microseconds), or null when the gateway does not export it.
-function histogram(port, name, scale) {
+// The gateway's /metrics text.
+function scrape(port) {
     return new Promise((resolve, reject) => {
         const req = get({ host: "127.0.0.1", port, path: "/metrics", timeout: 5000 }, (res) => {
             let body = "";
             res.setEncoding("utf8");
             res.on("data", (d) => (body += d));
-            res.on("end", () => {
-                const buckets = [];
-                let sum = null;
-                for (const line of body.split("\n")) {
-                    const b = /^(\S+)_bucket\{le="([^"]+)"\} (\d+)$/.exec(line);
-                    if (b && b[1] === name)
-                        buckets.push([b[2] === "+Inf" ? Infinity : Math.round(Number(b[2]) * scale),
-                                      Number(b[3])]);
-                    else if (line.startsWith(`${name}_sum `))
-                        sum = Number(line.slice(name.length + 5)) * scale;
-                }
-                resolve(buckets.length ? { buckets, sum } : null);
-            });
+            res.on("end", () => resolve(body));
         });
         req.on("error", reject);
         req.on("timeout", () => req.destroy(new Error("/metrics timed out")));
     });
+}
+
+// A histogram from the gateway's /metrics, its bounds and sum multiplied by scale (1e6: seconds
+// to microseconds), or null when the gateway does not export it (--gateway-bin of an older
+// commit): cumulative counts by bucket upper edge (Infinity for +Inf), and the sum.
+async function histogram(port, name, scale) {
+    const buckets = [];
+    let sum = null;
+    for (const line of (await scrape(port)).split("\n")) {
+        const b = /^(\S+)_bucket\{le="([^"]+)"\} (\d+)$/.exec(line);
+        if (b && b[1] === name)
+            buckets.push([b[2] === "+Inf" ? Infinity : Math.round(Number(b[2]) * scale), Number(b[3])]);
+        else if (line.startsWith(`${name}_sum `))
+            sum = Number(line.slice(name.length + 5)) * scale;
+    }
+    return buckets.length ? { buckets, sum } : null;
+}
+
+// One sample's value from the gateway's /metrics (`series` with its labels), or null.
+async function metricValue(port, series) {
+    const line = (await scrape(port)).split("\n").find((l) => l.startsWith(`${series} `));
+    return line ? Number(line.slice(series.length + 1)) : null;
 }
 
 const dispatchHistogram = (port) => histogram(port, "notify_gateway_dispatch_latency_seconds", 1e6);
@@ -564,10 +571,12 @@ async function scenarioMax(ctx, server, shape, perfFile) {
         start("perf-stat", "perf", ["stat", "-x", ",", "-e", "instructions:u,instructions:k",
                                     "-p", String(server.pid)], { cpu: LOAD_CPU });
     if (perf || stat) await sleep(500);
+    const q0 = server.name === "notify-gateway" ? await batchHistogram(ctx.port) : null;
     const w = window(server);
     const ins = await insert(ctx, { users, rate, seconds });
     const reports = await Promise.all(gens.map((g) => g.report()));
     const win = w();
+    const q = q0 ? histDelta(q0, await batchHistogram(ctx.port)) : null;
     clearInterval(sampler);
     if (perf) {
         perf.child.kill("SIGINT");
@@ -596,6 +605,7 @@ async function scenarioMax(ctx, server, shape, perfFile) {
         deliveriesPerSecond: round(deliveries / recvSeconds, 0),
         serverCpuUsPerDelivery: round((win.serverCpu * 1e6) / Math.max(1, deliveries), 2),
         serverBusyInWindow: round(win.serverCpu / recvSeconds, 2),
+        dispatchBatches: q ? { wakeUps: q.n, mean: q.mean, p50: q.edge(0.5), p99: q.edge(0.99) } : undefined,
         latencyUs: { p50: Math.max(...reports.map((r) => r.latencyUs.p50)),
                      p99: Math.max(...reports.map((r) => r.latencyUs.p99)) },
         peakRssKb: peakRss, rssGrowthKb: peakRss - m0.rss,
@@ -603,6 +613,47 @@ async function scenarioMax(ctx, server, shape, perfFile) {
         generator: genCpu(reports, win.wall),
         instructionsPerDelivery: instructions && Object.fromEntries(
             Object.entries(instructions).map(([k, n]) => [k, n === null ? null : Math.round(n / Math.max(1, deliveries))])),
+    };
+}
+
+// e: what a change event costs the server when there is nobody to deliver it to: b's first
+// shape's inserts (10k users x 1), but with no socket connected, so the server reads, decodes
+// and drops each event, at the rate the input path manages, with a loop thread that has nothing
+// else to do (so, for the gateway, small dispatch batches: their mean is reported too). The
+// window ends once the gateway's skipped_offline counter has counted every insert (INVALID if
+// it never does), or for the peer once its CPU stops moving.
+async function scenarioEvents(ctx, server) {
+    const { users, rate, seconds } = P.max[0];
+    const own = server.name === "notify-gateway";
+    const skipped = 'notify_gateway_events_total{outcome="skipped_offline"}';
+    const k0 = own ? await metricValue(ctx.port, skipped) : null;
+    const q0 = own ? await batchHistogram(ctx.port) : null;
+    const w = window(server);
+    // Users of their own: nobody connected in b may still be on its way out.
+    const ins = await insert(ctx, { users, offset: 2000000, rate, seconds });
+    // Drained: the gateway has counted every event; the peer, which has no such counter, once
+    // its CPU stops moving. A stall of the machine can look like idleness, so the gateway's
+    // count is not only the validity check but also what the wait waits for.
+    const deadline = Date.now() + 120000;
+    for (let last = cpuSeconds(server.pid); Date.now() < deadline;) {
+        await sleep(300);
+        if (own) {
+            if ((await metricValue(ctx.port, skipped)) - k0 >= ins.inserted) break;
+            continue;
+        }
+        const now = cpuSeconds(server.pid);
+        if (now - last < 0.003) break;
+        last = now;
+    }
+    const win = w();
+    const dropped = own ? (await metricValue(ctx.port, skipped)) - k0 : null;
+    const q = q0 ? histDelta(q0, await batchHistogram(ctx.port)) : null;
+    return {
+        dispatchBatches: q ? { wakeUps: q.n, mean: q.mean, p50: q.edge(0.5), p99: q.edge(0.99) } : undefined,
+        events: ins.inserted, insertRate: ins.achievedRate,
+        problems: own && dropped !== ins.inserted ? { eventsSeen: dropped, inserted: ins.inserted } : null,
+        serverCpuUsPerEvent: round((win.serverCpu * 1e6) / Math.max(1, ins.inserted), 2),
+        cores: { server: round(win.serverCore, 2), load: round(win.loadCore, 2) },
     };
 }
 
@@ -671,8 +722,16 @@ async function runServer(name, ctx, roundNo) {
                     join(opt.perf, `${name}-${roundNo}-b-${shape.users}x${shape.per}.data`));
                 res.max[r.shape] = r;
                 log(`${name}: b ${r.shape} ${r.deliveriesPerSecond}/s, ` +
-                    `${r.serverCpuUsPerDelivery} us CPU each${r.problems ? " INVALID" : ""}`);
+                    `${r.serverCpuUsPerDelivery} us CPU each` +
+                    (r.dispatchBatches ? `, ${r.dispatchBatches.mean} notifications per dispatch wake-up` : "") +
+                    `${r.problems ? " INVALID" : ""}`);
             }
+        }
+        if (only.has("e")) {
+            res.events = await scenarioEvents(ctx, server);
+            log(`${name}: e ${res.events.events} events to nobody, ${res.events.serverCpuUsPerEvent} ` +
+                `us CPU each` + (res.events.dispatchBatches ? `, ${res.events.dispatchBatches.mean} ` +
+                `per dispatch wake-up` : "") + `${res.events.problems ? ` INVALID ${JSON.stringify(res.events.problems)}` : ""}`);
         }
         // The latency target "at half the maximum rate": a's setup (10k idle, 1,000 users x 2
         // measured sockets) offered half the deliveries/s this server just reached at 10k x 1.
@@ -796,6 +855,8 @@ function rows() {
                     r.push({ id: `b.${k}.ins.${m}`, label: `b. server instructions per delivery, ${m}, ${k}`,
                              path: `max.${k}.instructionsPerDelivery.${m}`, prob: `max.${k}.problems`,
                              better: "lower" });
+            r.push({ id: `b.${k}.batch`, label: `b. notifications per dispatch wake-up, ${k}: mean`,
+                     path: `max.${k}.dispatchBatches.mean`, prob: `max.${k}.problems`, better: "info" });
             r.push({ id: `b.${k}.busy`, label: `b. server core busy in the window, ${k}`,
                      path: `max.${k}.serverBusyInWindow`, prob: `max.${k}.problems`, better: "info" });
             r.push({ id: `b.${k}.gen`, label: `b. generators' share of the load core, ${k}`,
@@ -803,6 +864,13 @@ function rows() {
             r.push({ id: `b.${k}.rss`, label: `b. server RSS growth under the burst, ${k} (KB)`,
                      path: `max.${k}.rssGrowthKb`, prob: `max.${k}.problems`, better: "lower" });
         }
+    if (only.has("e"))
+        r.push({ id: "e.cpu", label: `e. server CPU per change event with nobody connected, ` +
+                 `${P.max[0].users} users (us)`, path: "events.serverCpuUsPerEvent",
+                 prob: "events.problems", better: "lower" });
+    if (only.has("e"))
+        r.push({ id: "e.batch", label: "e. notifications per dispatch wake-up with nobody connected: mean",
+                 path: "events.dispatchBatches.mean", prob: "events.problems", better: "info" });
     if (only.has("c")) {
         r.push({ id: "c.held", label: `c. idle authenticated connections held (of ${P.idleConns})`,
                  path: "idle.held", prob: "idle.problems", better: "higher" });
@@ -895,7 +963,7 @@ function summarize(meta, results) {
                             `${t.gatewayAdvantage === null ? "" : `${t.gatewayAdvantage}x`} |`),
         "",
         "Gateway advantage: peer/gateway for lower-is-better rows, gateway/peer for higher-is-better.",
-        "INVALID: a notification was lost or duplicated, or a connection failed or dropped, in at least one round.",
+        "A cell marked INVALID: a notification was lost or duplicated, or a connection failed or dropped, in at least one round (none here unless a cell says so).",
         "",
     ];
     return { md: lines.join("\n"), table };
