@@ -576,7 +576,7 @@ async function scenarioMax(ctx, server, shape, perfFile) {
     const ins = await insert(ctx, { users, rate, seconds });
     const reports = await Promise.all(gens.map((g) => g.report()));
     const win = w();
-    const q = q0 ? histDelta(q0, await batchHistogram(ctx.port)) : null;
+    const batches = q0 ? batchShare(q0, await batchHistogram(ctx.port)) : undefined;
     clearInterval(sampler);
     if (perf) {
         perf.child.kill("SIGINT");
@@ -605,7 +605,7 @@ async function scenarioMax(ctx, server, shape, perfFile) {
         deliveriesPerSecond: round(deliveries / recvSeconds, 0),
         serverCpuUsPerDelivery: round((win.serverCpu * 1e6) / Math.max(1, deliveries), 2),
         serverBusyInWindow: round(win.serverCpu / recvSeconds, 2),
-        dispatchBatches: q ? { wakeUps: q.n, mean: q.mean, p50: q.edge(0.5), p99: q.edge(0.99) } : undefined,
+        dispatchBatches: batches,
         latencyUs: { p50: Math.max(...reports.map((r) => r.latencyUs.p50)),
                      p99: Math.max(...reports.map((r) => r.latencyUs.p99)) },
         peakRssKb: peakRss, rssGrowthKb: peakRss - m0.rss,
@@ -634,25 +634,24 @@ async function scenarioEvents(ctx, server) {
     // Drained: the gateway has counted every event; the peer, which has no such counter, once
     // its CPU stops moving. A stall of the machine can look like idleness, so the gateway's
     // count is not only the validity check but also what the wait waits for.
+    const seen = async () => (await metricValue(ctx.port, skipped)) - k0;
+    let cpu = cpuSeconds(server.pid);
+    const drained = async () => {
+        if (own) return (await seen()) >= ins.inserted;
+        const was = cpu;
+        cpu = cpuSeconds(server.pid);
+        return cpu - was < 0.003;
+    };
     const deadline = Date.now() + 120000;
-    for (let last = cpuSeconds(server.pid); Date.now() < deadline;) {
-        await sleep(300);
-        if (own) {
-            if ((await metricValue(ctx.port, skipped)) - k0 >= ins.inserted) break;
-            continue;
-        }
-        const now = cpuSeconds(server.pid);
-        if (now - last < 0.003) break;
-        last = now;
-    }
+    do await sleep(300);
+    while (Date.now() < deadline && !(await drained()));
     const win = w();
-    const dropped = own ? (await metricValue(ctx.port, skipped)) - k0 : null;
-    const q = q0 ? histDelta(q0, await batchHistogram(ctx.port)) : null;
+    const counted = own ? await seen() : null;
     return {
-        dispatchBatches: q ? { wakeUps: q.n, mean: q.mean, p50: q.edge(0.5), p99: q.edge(0.99) } : undefined,
         events: ins.inserted, insertRate: ins.achievedRate,
-        problems: own && dropped !== ins.inserted ? { eventsSeen: dropped, inserted: ins.inserted } : null,
+        problems: own && counted !== ins.inserted ? { eventsSeen: counted, inserted: ins.inserted } : null,
         serverCpuUsPerEvent: round((win.serverCpu * 1e6) / Math.max(1, ins.inserted), 2),
+        dispatchBatches: q0 ? batchShare(q0, await batchHistogram(ctx.port)) : undefined,
         cores: { server: round(win.serverCore, 2), load: round(win.loadCore, 2) },
     };
 }
@@ -864,13 +863,13 @@ function rows() {
             r.push({ id: `b.${k}.rss`, label: `b. server RSS growth under the burst, ${k} (KB)`,
                      path: `max.${k}.rssGrowthKb`, prob: `max.${k}.problems`, better: "lower" });
         }
-    if (only.has("e"))
+    if (only.has("e")) {
         r.push({ id: "e.cpu", label: `e. server CPU per change event with nobody connected, ` +
                  `${P.max[0].users} users (us)`, path: "events.serverCpuUsPerEvent",
                  prob: "events.problems", better: "lower" });
-    if (only.has("e"))
         r.push({ id: "e.batch", label: "e. notifications per dispatch wake-up with nobody connected: mean",
                  path: "events.dispatchBatches.mean", prob: "events.problems", better: "info" });
+    }
     if (only.has("c")) {
         r.push({ id: "c.held", label: `c. idle authenticated connections held (of ${P.idleConns})`,
                  path: "idle.held", prob: "idle.problems", better: "higher" });
