@@ -401,8 +401,11 @@ static void run_loop(const struct opts *o, struct lg_run *run, struct lg_conn *c
         if (hold_until && now >= hold_until)
             break;
         /* A short grace after completion, so a duplicate close behind the last one is seen. */
-        if (hold_until && !grace_until && complete(o, run))
+        if (hold_until && !grace_until && complete(o, run)) {
             grace_until = now + 1000;
+            /* The runner ends its CPU window here, before the grace and the closes. */
+            fprintf(stderr, "gw-loadgen: complete: %" PRIu64 " notifications\n", run->fresh);
+        }
         if (grace_until && now >= grace_until)
             break;
         if (now >= next_scan) {
