@@ -723,6 +723,8 @@ async function runServer(name, ctx, roundNo) {
                 res.handshake[alg] = await scenarioHandshake(ctx, server, alg);
                 log(`${name}: d ${alg} ${res.handshake[alg].handshakesPerSecond}/s`);
             }
+            res.handshake.rs256OverHs256 = round(res.handshake.RS256.handshakesPerSecond /
+                                                 res.handshake.HS256.handshakesPerSecond, 2);
         }
         if (only.has("a")) {
             res.latency = await scenarioLatency(ctx, server);
@@ -789,6 +791,18 @@ function ceiling(sockets, viaPoll = false) {
                                            "--writer-cpu", SERVER_CPU, "--reader-cpu", LOAD_CPU,
                                            ...(viaPoll ? ["--via-poll"] : [])]);
     return JSON.parse(out.toString());
+}
+
+// One RSA-2048 verify on the server's core (`openssl speed`, the OpenSSL the gateway verifies
+// RS256 with): the least an RS256 handshake costs on top of an HS256 one.
+function rsaVerify() {
+    const out = execFileSync("taskset", ["-c", SERVER_CPU, "openssl", "speed", "-seconds", "1", "-mr",
+                                         "rsa2048"], { stdio: ["ignore", "pipe", "ignore"] }).toString();
+    // -mr: "+F2:<index>:<bits>:<signs/s>:<verifies/s>"
+    const f = out.split("\n").find((l) => l.startsWith("+F2:"))?.split(":");
+    if (!f || !(Number(f[4]) > 0)) return null;
+    return { bits: Number(f[2]), verifiesPerSecond: Math.round(Number(f[4])),
+             usPerVerify: round(1e6 / Number(f[4]), 2) };
 }
 
 // ---- summary -------------------------------------------------------------------------------
@@ -912,6 +926,9 @@ function rows() {
                      path: `handshake.${alg}.generator.shareOfLoadCore`, prob: `handshake.${alg}.problems`,
                      better: "info" });
         }
+    if (only.has("d"))
+        r.push({ id: "d.ratio", label: "d. RS256 handshakes/s over HS256 (same server, same round)",
+                 path: "handshake.rs256OverHs256", prob: "handshake.RS256.problems", better: "info" });
     return r;
 }
 
@@ -967,7 +984,13 @@ function summarize(meta, results) {
             `lws's pays when each write goes to another socket), ` +
             `${meta.ceilingViaPoll.sockets.toLocaleString("en-US")} sockets: ` +
             `${Math.round(meta.ceilingViaPoll.writesPerSecond).toLocaleString("en-US")} writes/s ` +
-            `(${meta.ceilingViaPoll.usPerWrite} us CPU each).`, ""] : []),
+            `(${meta.ceilingViaPoll.usPerWrite} us CPU each), ` +
+            `${round(meta.ceilingViaPoll.writesPerSecond / meta.ceiling[0].writesPerSecond, 2)}x the raw ` +
+            `rate: what any such server reaches at most when each delivery is its own write, before ` +
+            `the change event and everything else.`, ""] : []),
+        ...(meta.rsaVerify ? [`RSA-${meta.rsaVerify.bits} verify on the server's core (openssl speed): ` +
+            `${meta.rsaVerify.verifiesPerSecond.toLocaleString("en-US")}/s, ${meta.rsaVerify.usPerVerify} us ` +
+            `each: the least an RS256 handshake costs on top of an HS256 one.`, ""] : []),
         ...(hsText ? [`Handshake ceiling (handshake-ceiling: the same exchange by the thinnest server, no ` +
                       `JWT check, one core, against d's generator; median of rounds): ${hsText}.`, ""] : []),
         ...(floorText ? [`Input path floor (insert -> mongo-emu -> a Node change stream, no sockets; ` +
@@ -1022,6 +1045,10 @@ async function main() {
         return c;
     });
     ctx.ceiling = meta.ceiling;
+    if (only.has("d")) {
+        meta.rsaVerify = rsaVerify();
+        log(`RSA-2048 verify on the server's core: ${meta.rsaVerify?.usPerVerify} us`);
+    }
     meta.ceilingViaPoll = ceiling(P.ceiling[0], true);
     log(`write() ceiling via poll at ${P.ceiling[0]} sockets: ` +
         `${Math.round(meta.ceilingViaPoll.writesPerSecond)}/s`);
