@@ -98,6 +98,7 @@ const bin = {
     emu: join(opt.build, "tools/mongo-emu/mongo-emu"),
     loadgen: join(opt.build, "bench/loadgen/gw-loadgen"),
     ceiling: join(opt.build, "bench/ceiling/write-ceiling"),
+    streamCeiling: join(opt.build, "bench/ceiling/stream-ceiling"),
 };
 for (const [k, p] of Object.entries(bin))
     if (!existsSync(p)) {
@@ -700,6 +701,41 @@ async function inputFloor(ctx) {
     return out;
 }
 
+// The stream ceiling: stream-ceiling (mongoc reading the change events and finding each one's
+// user, nothing else) on the server's core, draining b's first shape's backlog from a fresh
+// mongo-emu the way the servers do in b (stopped while the inserts go in).
+async function streamCeiling(ctx) {
+    const { users, rate, seconds } = P.max[0];
+    const port = 20000 + (process.pid % 100) * 100 + 97;
+    const emu = start("mongo-emu", bin.emu, ["--port", String(port)], { cpu: LOAD_CPU });
+    try {
+        await waitText(emu, /listening/, 5000);
+        const uri = `mongodb://127.0.0.1:${port}/?replicaSet=rs0`;
+        const expect = rate * seconds;
+        const sc = start("stream-ceiling", bin.streamCeiling,
+                         ["--uri", uri, "--expect", String(expect), "--timeout", "120"],
+                         { cpu: SERVER_CPU });
+        await waitText(sc, /watching/, 10000);
+        process.kill(sc.pid, "SIGSTOP");
+        let ins;
+        try {
+            ins = await insert({ ...ctx, mongoUri: uri }, { users, rate, seconds });
+        } finally {
+            process.kill(sc.pid, "SIGCONT");
+        }
+        const r = await sc.exited;
+        if (r.code !== 0 || ins.inserted !== expect)
+            throw new Error(`stream-ceiling: exit ${r.code}, ${ins.inserted} of ${expect} inserted: ` +
+                            sc.err.slice(-400));
+        const out = JSON.parse(sc.out.trim().split("\n").pop());
+        if (out.withoutUser) throw new Error(`stream-ceiling: ${out.withoutUser} events without a userId`);
+        log(`stream ceiling: ${out.usPerEvent} us CPU per change event, ${out.eventsPerSecond} events/s`);
+        return out;
+    } finally {
+        await stop(emu);
+    }
+}
+
 async function runServer(name, ctx, roundNo) {
     log(`${name}: starting`);
     const { server, emu } = await startServer(name, ctx);
@@ -945,6 +981,9 @@ function summarize(meta, results) {
     const by = Object.fromEntries(serverNames.map((s) => [s, results.map((r) => r[s]).filter(Boolean)]));
     const floors = results.map((r) => r.floor).filter(Boolean);
     const hsc = results.map((r) => r.hsCeiling).filter(Boolean);
+    const sc = results.map((r) => r.streamCeiling).filter(Boolean);
+    const scUs = sc.length ? median(sc.map((x) => x.usPerEvent)) : null;
+    const bound = scUs && meta.ceilingViaPoll ? 1e6 / (scUs + meta.ceilingViaPoll.usPerWrite) : null;
     const hsText = hsc.length
         ? `${median(hsc.map((x) => x.handshakesPerSecond)).toLocaleString("en-US")} handshakes/s, ` +
           `${median(hsc.map((x) => x.serverCpuUsPerHandshake))} us server CPU each (` +
@@ -993,6 +1032,14 @@ function summarize(meta, results) {
             `each: the least an RS256 handshake costs on top of an HS256 one.`, ""] : []),
         ...(hsText ? [`Handshake ceiling (handshake-ceiling: the same exchange by the thinnest server, no ` +
                       `JWT check, one core, against d's generator; median of rounds): ${hsText}.`, ""] : []),
+        ...(scUs ? [`Stream ceiling (stream-ceiling on the server's core: mongoc reading b's ` +
+            `${P.max[0].users} x 1 backlog, ${(P.max[0].rate * P.max[0].seconds).toLocaleString("en-US")} ` +
+            `change events, each one's userId found, nothing else; median of rounds): ${scUs} us CPU per ` +
+            `event (${sc.map((x) => x.usPerEvent).join(", ")}).` +
+            (bound ? ` With the write via poll above, a server that reads its events with mongoc and ` +
+             `writes under lws's rule delivers at most ${Math.round(bound).toLocaleString("en-US")}/s ` +
+             `at ${P.max[0].users} x 1, ${round(bound / meta.ceiling[0].writesPerSecond, 2)}x the raw ` +
+             `ceiling, before it builds a frame or finds a socket.` : ""), ""] : []),
         ...(floorText ? [`Input path floor (insert -> mongo-emu -> a Node change stream, no sockets; ` +
                          `part of every latency in a.): ${floorText}.`, ""] : []),
         `| scenario | ${serverNames.join(" | ")} | gateway advantage |`,
@@ -1060,6 +1107,7 @@ async function main() {
         const res = {};
         if (only.has("a")) res.floor = await inputFloor(ctx);
         if (only.has("d")) res.hsCeiling = handshakeCeiling();
+        if (only.has("b")) res.streamCeiling = await streamCeiling(ctx);
         for (const s of order) res[s] = await runServer(s, ctx, i + 1);
         results.push(res);
         log(`round ${i + 1} done after ${Math.round((Date.now() - t0) / 1000)} s`);
