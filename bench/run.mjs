@@ -278,16 +278,37 @@ const round = (x, d = 1) => (x === null || x === undefined ? null : Number(x.toF
 
 // ---- servers -------------------------------------------------------------------------------
 
+// A fresh mongo-emu on the load core at port; resolves once it listens.
+async function startEmu(port, args = []) {
+    const emu = start("mongo-emu", bin.emu, ["--port", String(port), ...args], { cpu: LOAD_CPU });
+    try {
+        await waitText(emu, /listening/, 5000);
+    } catch (e) {
+        await stop(emu);
+        throw e;
+    }
+    return { emu, uri: `mongodb://127.0.0.1:${port}/?replicaSet=rs0` };
+}
+
+// b's backlog: the inserts go in while the reader (a server, or stream-ceiling) is stopped, and
+// it is continued once mongo-emu holds them all, so it drains them at its own pace whatever
+// the input path on the load core sustains.
+async function insertWhileStopped(ctx, pid, params) {
+    process.kill(pid, "SIGSTOP");
+    try {
+        return await insert(ctx, params);
+    } finally {
+        process.kill(pid, "SIGCONT");
+    }
+}
+
 let portSeq = 0;
 async function startServer(name, ctx) {
     const k = portSeq++;
     // Below the ephemeral range, and a fresh pair of ports for every server started.
     ctx.port = 20000 + (process.pid % 100) * 100 + (k % 50) * 2;
-    const emuPort = ctx.port + 1;
-    const emu = start("mongo-emu", bin.emu, ["--port", String(emuPort), "--oplog-size", "5000000"],
-                      { cpu: LOAD_CPU });
-    await waitText(emu, /listening/, 5000);
-    ctx.mongoUri = `mongodb://127.0.0.1:${emuPort}/?replicaSet=rs0`;
+    const { emu, uri } = await startEmu(ctx.port + 1, ["--oplog-size", "5000000"]);
+    ctx.mongoUri = uri;
     const env = {
         PORT: String(ctx.port), HOST: "127.0.0.1", MONGODB_URI: ctx.mongoUri,
         JWT_SECRET: ctx.secret, JWT_PUBLIC_KEY_FILE: ctx.rsaPub,
@@ -576,17 +597,9 @@ async function scenarioMax(ctx, server, shape, perfFile) {
                                     "-p", String(server.pid)], { cpu: LOAD_CPU });
     if (perf || stat) await sleep(500);
     const q0 = server.name === "notify-gateway" ? await batchHistogram(ctx.port) : null;
-    // The server is stopped while the inserts go in and continued once mongo-emu holds them all:
-    // the window is the server draining a backlog at its own pace. Offered live instead, the
-    // figure would be capped by what the input path on the load core sustains (60k inserts/s
-    // was the server's limit on one machine and the input's on a faster one).
-    process.kill(server.pid, "SIGSTOP");
-    let ins;
-    try {
-        ins = await insert(ctx, { users, rate, seconds });
-    } finally {
-        process.kill(server.pid, "SIGCONT");
-    }
+    // Offered live instead, the figure would be capped by what the input path sustains (60k
+    // inserts/s was the server's limit on one machine and the input's on a faster one).
+    const ins = await insertWhileStopped(ctx, server.pid, { users, rate, seconds });
     const w = window(server);
     // The window ends when the last generator has everything, before the generators close
     // their sockets: the server's work on those closes is not a delivery's.
@@ -679,11 +692,9 @@ async function scenarioEvents(ctx, server) {
 async function inputFloor(ctx) {
     const out = {};
     for (const rate of opt.rates ? P.latRates : P.latRates.filter((r) => r <= 1000)) {
-        const port = 20000 + (process.pid % 100) * 100 + 98;
-        const emu = start("mongo-emu", bin.emu, ["--port", String(port)], { cpu: LOAD_CPU });
+        const { emu, uri } = await startEmu(20000 + (process.pid % 100) * 100 + 98);
         try {
-            await waitText(emu, /listening/, 5000);
-            ctx.mongoUri = `mongodb://127.0.0.1:${port}/?replicaSet=rs0`;
+            ctx.mongoUri = uri;
             const expect = Math.max(1, Math.round((rate * P.latSeconds) / P.latUsers)) * P.latUsers;
             const floor = start("stream-floor", process.execPath,
                                 [join(here, "stream-floor.mjs"), "--uri", ctx.mongoUri,
@@ -706,23 +717,14 @@ async function inputFloor(ctx) {
 // mongo-emu the way the servers do in b (stopped while the inserts go in).
 async function streamCeiling(ctx) {
     const { users, rate, seconds } = P.max[0];
-    const port = 20000 + (process.pid % 100) * 100 + 97;
-    const emu = start("mongo-emu", bin.emu, ["--port", String(port)], { cpu: LOAD_CPU });
+    const { emu, uri } = await startEmu(20000 + (process.pid % 100) * 100 + 97);
     try {
-        await waitText(emu, /listening/, 5000);
-        const uri = `mongodb://127.0.0.1:${port}/?replicaSet=rs0`;
         const expect = rate * seconds;
         const sc = start("stream-ceiling", bin.streamCeiling,
                          ["--uri", uri, "--expect", String(expect), "--timeout", "120"],
                          { cpu: SERVER_CPU });
         await waitText(sc, /watching/, 10000);
-        process.kill(sc.pid, "SIGSTOP");
-        let ins;
-        try {
-            ins = await insert({ ...ctx, mongoUri: uri }, { users, rate, seconds });
-        } finally {
-            process.kill(sc.pid, "SIGCONT");
-        }
+        const ins = await insertWhileStopped({ ...ctx, mongoUri: uri }, sc.pid, { users, rate, seconds });
         const r = await sc.exited;
         if (r.code !== 0 || ins.inserted !== expect)
             throw new Error(`stream-ceiling: exit ${r.code}, ${ins.inserted} of ${expect} inserted: ` +

@@ -391,23 +391,27 @@ static int check_replica_set(struct gw_watcher *w)
     return rc;
 }
 
+bson_t *gw_watcher_stream_new(bson_t *opts)
+{
+    BSON_APPEND_INT64(opts, "maxAwaitTimeMS", MAX_AWAIT_MS);
+    BSON_APPEND_UTF8(opts, "fullDocument", "updateLookup");
+    /* MongoDB 6.0+: deletes name their user only through the pre-image, present when the
+     * collection has changeStreamPreAndPostImages enabled. */
+    BSON_APPEND_UTF8(opts, "fullDocumentBeforeChange", "whenAvailable");
+    /* Inserts of notifications (they have a type), and every update, replace and delete, so
+     * read state and removals reach all of a user's tabs. */
+    return BCON_NEW("pipeline", "[", "{", "$match", "{", "$or", "[", "{", "operationType",
+                    BCON_UTF8("insert"), "fullDocument.type", "{", "$exists", BCON_BOOL(true), "}",
+                    "}", "{", "operationType", "{", "$in", "[", BCON_UTF8("update"),
+                    BCON_UTF8("replace"), BCON_UTF8("delete"), "]", "}", "}", "]", "}", "}", "]");
+}
+
 static mongoc_change_stream_t *open_stream(struct gw_watcher *w)
 {
     mongoc_collection_t *coll = mongoc_client_get_collection(w->client, w->cfg->mongodb_db,
                                                              w->cfg->notifications_collection);
-    /* Inserts of notifications (they have a type), and every update, replace and delete, so
-     * read state and removals reach all of a user's tabs. */
-    bson_t *pipeline =
-        BCON_NEW("pipeline", "[", "{", "$match", "{", "$or", "[", "{", "operationType",
-                 BCON_UTF8("insert"), "fullDocument.type", "{", "$exists", BCON_BOOL(true), "}",
-                 "}", "{", "operationType", "{", "$in", "[", BCON_UTF8("update"),
-                 BCON_UTF8("replace"), BCON_UTF8("delete"), "]", "}", "}", "]", "}", "}", "]");
     bson_t opts = BSON_INITIALIZER;
-    BSON_APPEND_INT64(&opts, "maxAwaitTimeMS", MAX_AWAIT_MS);
-    BSON_APPEND_UTF8(&opts, "fullDocument", "updateLookup");
-    /* MongoDB 6.0+: deletes name their user only through the pre-image, present when the
-     * collection has changeStreamPreAndPostImages enabled. */
-    BSON_APPEND_UTF8(&opts, "fullDocumentBeforeChange", "whenAvailable");
+    bson_t *pipeline = gw_watcher_stream_new(&opts);
     if (w->token)
         BSON_APPEND_DOCUMENT(&opts, w->token_invalidate ? "startAfter" : "resumeAfter", w->token);
     mongoc_change_stream_t *cs = mongoc_collection_watch(coll, pipeline, &opts);

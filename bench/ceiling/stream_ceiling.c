@@ -1,8 +1,9 @@
 /* stream-ceiling -- the least CPU a change event costs a server that reads it with mongoc: one
- * change stream on test.notifications, the gateway's pipeline, each event's
+ * change stream on test.notifications, the gateway's own (gw_watcher_stream_new), each event's
  * fullDocument.userId found (who it is for: the least any server needs to know), nothing else.
- * With lws's write pattern (write-ceiling --via-poll) it bounds what any server built on the
- * project's fixed stack can deliver when each delivery is its own event (bench b, 10k x 1).
+ * With lws's write pattern in a drain (write-ceiling --poll-armed) it bounds what any server
+ * built on the project's fixed stack can deliver when each delivery is its own event (bench b,
+ * 10k x 1).
  *
  * DESIGN. One thread, mongoc's single-threaded client (no monitoring thread). It opens the
  * stream, prints "stream-ceiling: watching" on stderr, and reads until --expect events arrived,
@@ -20,6 +21,7 @@
 #include <mongoc/mongoc.h>
 
 #include "ceiling.h"
+#include "gw/watcher.h"
 
 static _Noreturn void usage(void)
 {
@@ -66,13 +68,9 @@ int main(int argc, char **argv)
     }
     mongoc_client_t *client = mongoc_client_new_from_uri(u);
     mongoc_collection_t *coll = mongoc_client_get_collection(client, "test", "notifications");
-    bson_t *pipeline =
-        BCON_NEW("pipeline", "[", "{", "$match", "{", "$or", "[", "{", "operationType",
-                 BCON_UTF8("insert"), "fullDocument.type", "{", "$exists", BCON_BOOL(true), "}",
-                 "}", "{", "operationType", "{", "$in", "[", BCON_UTF8("update"),
-                 BCON_UTF8("replace"), BCON_UTF8("delete"), "]", "}", "}", "]", "}", "}", "]");
-    bson_t *opts = BCON_NEW("maxAwaitTimeMS", BCON_INT64(1000));
-    mongoc_change_stream_t *cs = mongoc_collection_watch(coll, pipeline, opts);
+    bson_t opts = BSON_INITIALIZER;
+    bson_t *pipeline = gw_watcher_stream_new(&opts);
+    mongoc_change_stream_t *cs = mongoc_collection_watch(coll, pipeline, &opts);
     const bson_t *errdoc;
     if (mongoc_change_stream_error_document(cs, &err, &errdoc)) {
         fprintf(stderr, "stream-ceiling: cannot watch: %s\n", err.message);
@@ -103,14 +101,14 @@ int main(int argc, char **argv)
             return 1;
         }
     }
-    double user, sys, cpu_s = ceiling_cpu_s(&user, &sys) - cpu0;
+    double cpu_s = ceiling_cpu_s(NULL, NULL) - cpu0;
     printf("{\"events\":%ld,\"withoutUser\":%ld,\"cpuSeconds\":%.4f,\"usPerEvent\":%.3f,"
            "\"wallSeconds\":%.4f,\"eventsPerSecond\":%.0f}\n",
            events, unmatched, cpu_s, cpu_s * 1e6 / (double)events, last - first,
            last > first ? (double)(events - 1) / (last - first) : 0.0);
 
     mongoc_change_stream_destroy(cs);
-    bson_destroy(opts);
+    bson_destroy(&opts);
     bson_destroy(pipeline);
     mongoc_collection_destroy(coll);
     mongoc_client_destroy(client);

@@ -17,6 +17,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <bson/bson.h>
+
 #include "gw/config.h"
 #include "gw/gateway.h"
 #include "gw/health.h"
@@ -38,6 +40,12 @@ void gw_watcher_request_stop(struct gw_watcher *w);
 bool gw_watcher_finished(struct gw_watcher *w);
 /* Joins the thread (after gw_watcher_request_stop) and frees everything. */
 void gw_watcher_free(struct gw_watcher *w);
+
+/* The change stream the watcher opens, without a resume token: returns a new pipeline (the
+ * caller destroys it) and appends the stream's options to opts (caller-initialised). For
+ * tools that must read exactly the gateway's stream (bench/ceiling/stream-ceiling). Any
+ * thread. */
+bson_t *gw_watcher_stream_new(bson_t *opts);
 
 /* Loop thread: delivers every waiting notice to its user's sockets through gw. */
 void gw_watcher_dispatch(struct gw_watcher *w, struct gw_gateway *gw);
