@@ -62,6 +62,26 @@ void gw_eio_payload_append(struct gw_buf *b, const char *frame, size_t len, bool
     }
 }
 
+size_t gw_eio_ws_header(unsigned char out[GW_EIO_WS_HEADER_MAX], size_t len, bool binary)
+{
+    out[0] = 0x80 | (binary ? 0x2 : 0x1); /* FIN, opcode */
+    if (len < 126) {
+        out[1] = (unsigned char)len;
+        return 2;
+    }
+    if (len <= 0xffff) {
+        out[1] = 126;
+        out[2] = (unsigned char)(len >> 8);
+        out[3] = (unsigned char)len;
+        return 4;
+    }
+    out[1] = 127;
+    uint64_t v = len;
+    for (int i = 9; i >= 2; i--, v >>= 8)
+        out[i] = (unsigned char)v;
+    return 10;
+}
+
 void gw_eio_encode_open(struct gw_buf *b, const char *sid, bool can_upgrade, int ping_interval_ms,
                         int ping_timeout_ms, size_t max_payload)
 {

@@ -73,6 +73,8 @@ struct gw_eio_engine {
     size_t session_conn_limit;           /* new sessions refused above this many connections */
     int body_timeout_ms;                 /* a POST body must be in this long after its headers */
     uint64_t refused_full, rate_limited, body_timeouts;
+
+    struct gw_buf ws_batch; /* scratch for eio_ws_writeable's joined frames, kept between writes */
 };
 
 enum eio_admission {

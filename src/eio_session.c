@@ -90,6 +90,7 @@ void gw_eio_engine_free(struct gw_eio_engine *eng)
     gw_eio_engine_reap(eng);
     gw_timerq_fini(&eng->timers);
     gw_hmap_fini(&eng->sessions);
+    gw_buf_free(&eng->ws_batch);
     free(eng);
 }
 

@@ -6,7 +6,11 @@
  * transport, which then flushes everything queued meanwhile. A probe that does anything else,
  * or does not finish within the upgrade timeout, is dropped and the session stays on polling.
  *
- * Writes follow lws's rule: one lws_write per WRITEABLE callback, one queued packet per write.
+ * Writes follow lws's rule: one lws_write per WRITEABLE callback. A lone queued packet is
+ * written in place as one frame; when several are queued (a backlog, a burst to one user) they
+ * are framed here and joined into one write of up to about WS_BATCH_BYTES, which saves a
+ * syscall and a poll round per packet. lws keeps whatever the kernel does not take and sends it
+ * before the next WRITEABLE, so a joined write is never torn between frames by us.
  * Messages are reassembled from fragments up to maxPayload; a bigger one closes with 1009.
  *
  * Thread: the lws service thread.
@@ -19,6 +23,8 @@
 #include "gw/log.h"
 
 #define ORIGIN_MAX 256
+#define WS_BATCH_BYTES 16384 /* a joined write stops growing past this */
+#define WS_BATCH_MAX 64      /* packets in one joined write */
 
 static int reject(struct gw_eio_engine *eng, struct lws *wsi, enum gw_eio_error e)
 {
@@ -225,6 +231,44 @@ static int write_frame(struct lws *wsi, char *payload, size_t len, bool binary)
     return n < (int)len ? -1 : 0;
 }
 
+static int write_one(struct gw_eio_session *s, struct lws *wsi)
+{
+    struct gw_msg *m = gw_msgq_pop(&s->outbox);
+    int rc = write_frame(wsi, gw_msg_payload(m), m->len, m->binary);
+    if (rc == 0)
+        gw_msg_written(m);
+    gw_msg_unref(m);
+    return rc;
+}
+
+/* Frames the oldest queued packets into the engine's scratch buffer and writes them at once.
+ * Packets are taken while the total stays within WS_BATCH_BYTES, the first one always. Each
+ * delivery completes at the write, as in a polling payload. */
+static int write_joined(struct gw_eio_session *s, struct lws *wsi)
+{
+    struct gw_buf *b = &s->eng->ws_batch;
+    struct gw_msg *taken[WS_BATCH_MAX];
+    size_t n = 0;
+    gw_buf_reset(b);
+    for (struct gw_msg *m; n < WS_BATCH_MAX && (m = gw_msgq_peek(&s->outbox)) != NULL; n++) {
+        if (n && b->len + GW_EIO_WS_HEADER_MAX + m->len > WS_BATCH_BYTES)
+            break;
+        unsigned char *p = (unsigned char *)gw_buf_reserve(b, GW_EIO_WS_HEADER_MAX + m->len);
+        size_t h = gw_eio_ws_header(p, m->len, m->binary);
+        memcpy(p + h, gw_msg_payload(m), m->len);
+        b->len += h + m->len;
+        taken[n] = gw_msgq_pop(&s->outbox);
+    }
+    int rc = lws_write(wsi, (unsigned char *)b->data, b->len, LWS_WRITE_RAW) < (int)b->len ? -1 : 0;
+    uint64_t now_us = rc == 0 ? gw_now_us() : 0;
+    for (size_t i = 0; i < n; i++) {
+        if (now_us && taken[i]->received_us)
+            gw_msg_dispatch_observe(taken[i]->received_us, now_us);
+        gw_msg_unref(taken[i]);
+    }
+    return rc;
+}
+
 int eio_ws_writeable(struct lws *wsi, struct gw_conn *c)
 {
     struct gw_eio_session *s = c->session;
@@ -238,12 +282,10 @@ int eio_ws_writeable(struct lws *wsi, struct gw_conn *c)
         c->probe_reply = false;
         return write_frame(wsi, buf + LWS_PRE, 6, false);
     }
-    struct gw_msg *m = gw_msgq_pop(&s->outbox);
-    if (m) {
-        int rc = write_frame(wsi, gw_msg_payload(m), m->len, m->binary);
-        if (rc == 0)
-            gw_msg_written(m);
-        gw_msg_unref(m);
+    if (s->outbox.len) {
+        int rc = s->outbox.len > 1 && gw_msgq_peek(&s->outbox)->len < WS_BATCH_BYTES
+                     ? write_joined(s, wsi)
+                     : write_one(s, wsi);
         if (s->outbox.len || s->state == SESSION_CLOSING)
             lws_callback_on_writable(wsi);
         return rc;

@@ -55,6 +55,14 @@ int gw_eio_payload_next(struct gw_eio_payload_iter *it, struct gw_eio_packet *ou
  * the separator first unless the payload is empty. */
 void gw_eio_payload_append(struct gw_buf *b, const char *frame, size_t len, bool binary);
 
+/* The longest WebSocket frame header a server writes: no mask, a 64-bit length. */
+#define GW_EIO_WS_HEADER_MAX 10
+
+/* Writes the header of one final, unmasked (server to client) WebSocket frame carrying len
+ * payload bytes, text or binary, into out and returns its length: 2, 4 or 10 bytes (RFC 6455
+ * §5.2, shortest length form). For a write that joins several queued frames. */
+size_t gw_eio_ws_header(unsigned char out[GW_EIO_WS_HEADER_MAX], size_t len, bool binary);
+
 /* Appends the open packet: 0{"sid":...,"upgrades":[...],"pingInterval":N,"pingTimeout":N,
  * "maxPayload":N} with exactly these keys. upgrades is ["websocket"] when can_upgrade. */
 void gw_eio_encode_open(struct gw_buf *b, const char *sid, bool can_upgrade, int ping_interval_ms,

@@ -260,7 +260,11 @@ describe("raw WebSocket frame headers", () => {
                 if (off + hdr + len > buf.length) {
                     break;
                 }
-                out.push({ opcode: buf[off] & 0x0f, payload: buf.subarray(off + hdr, off + hdr + len) });
+                out.push({
+                    opcode: buf[off] & 0x0f,
+                    payload: buf.subarray(off + hdr, off + hdr + len),
+                    head: buf.subarray(off, off + hdr),
+                });
                 off += hdr + len;
             }
             return out;
@@ -273,10 +277,10 @@ describe("raw WebSocket frame headers", () => {
         return { socket, frames, closing };
     }
 
-    /** A masked client frame header (+ masked payload) for a text frame. */
-    function maskedFrame(payload, announcedLength = BigInt(payload.length)) {
+    /** A masked client frame header (+ masked payload), text unless opcode says otherwise. */
+    function maskedFrame(payload, announcedLength = BigInt(payload.length), opcode = 0x1) {
         const header = Buffer.alloc(14);
-        header[0] = 0x81; // FIN, text
+        header[0] = 0x80 | opcode; // FIN
         header[1] = 0x80 | 127; // masked, 64-bit length
         header.writeBigUInt64BE(announcedLength, 2);
         const mask = randomBytes(4);
@@ -301,6 +305,49 @@ describe("raw WebSocket frame headers", () => {
         const close = frames().find((f) => f.opcode === 0x8);
         if (close) {
             assert.equal(close.payload.readUInt16BE(0), 1009);
+        }
+    });
+
+    // Messages that arrive in one TCP write are echoed while the first echoes are still
+    // queued, so the server joins them into one write: each must still come back as its own
+    // frame, with the right opcode and the shortest length form, in order. Sizes straddle the
+    // 7-bit/16-bit boundary (125/126) and the join's 16 KB budget; 70000 needs 64 bits.
+    test("echoes written back-to-back are separate, well-formed frames, in order", async (t) => {
+        const { socket, frames } = await rawUpgrade();
+        t.after(() => socket.destroy());
+        const sent = [];
+        for (const n of [0, 1, 124, 125, 126, 200, 5000, 16000, 17000, 65534, 70000, 3, 2]) {
+            sent.push({ opcode: 0x1, payload: Buffer.from("4" + "x".repeat(n)) });
+            if (n === 125 || n === 17000) {
+                sent.push({ opcode: 0x2, payload: randomBytes(n) });
+            }
+        }
+        for (let i = 0; i < 40; i++) {
+            sent.push({ opcode: 0x1, payload: Buffer.from(`4seq ${i} ${"é".repeat(i)}`) });
+        }
+        socket.write(Buffer.concat(sent.map((f) => maskedFrame(f.payload, undefined, f.opcode))));
+        const echoes = () =>
+            frames()
+                .slice(1)
+                .filter((f) => !(f.opcode === 0x1 && f.payload.toString() === "2"));
+        await withTimeout(
+            (async () => {
+                while (echoes().length < sent.length && !socket.destroyed) {
+                    await new Promise((resolve) => setTimeout(resolve, 5));
+                }
+            })(),
+            3000,
+            "all echoes",
+        );
+        const got = echoes();
+        assert.equal(got.length, sent.length);
+        for (const [i, f] of got.entries()) {
+            assert.equal(f.opcode, sent[i].opcode, `frame ${i}: opcode`);
+            assert.ok(f.payload.equals(sent[i].payload), `frame ${i}: payload`);
+            const len = f.payload.length;
+            assert.equal(f.head.length, len < 126 ? 2 : len < 65536 ? 4 : 10, `frame ${i}: length form`);
+            assert.equal(f.head[0] & 0xf0, 0x80, `frame ${i}: FIN set, RSV clear`);
+            assert.equal(f.head[1] & 0x80, 0, `frame ${i}: a server frame is unmasked`);
         }
     });
 

@@ -275,6 +275,35 @@ static void test_payload_append_golden(void)
     gw_buf_free(&b);
 }
 
+/* RFC 6455 §5.2 boundaries: 125 is the last one-byte length, 126 and 65535 take the 16-bit
+ * form, 65536 the 64-bit one; the first byte is FIN plus the opcode. */
+static void test_ws_header_golden(void)
+{
+    static const struct {
+        size_t len;
+        bool binary;
+        size_t n;
+        unsigned char bytes[GW_EIO_WS_HEADER_MAX];
+    } cases[] = {
+        {0, false, 2, {0x81, 0x00}},
+        {5, false, 2, {0x81, 0x05}},
+        {125, true, 2, {0x82, 0x7d}},
+        {126, false, 4, {0x81, 0x7e, 0x00, 0x7e}},
+        {300, true, 4, {0x82, 0x7e, 0x01, 0x2c}},
+        {65535, false, 4, {0x81, 0x7e, 0xff, 0xff}},
+        {65536, false, 10, {0x81, 0x7f, 0, 0, 0, 0, 0, 0x01, 0x00, 0x00}},
+        {0x12345678, true, 10, {0x82, 0x7f, 0, 0, 0, 0, 0x12, 0x34, 0x56, 0x78}},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        unsigned char out[GW_EIO_WS_HEADER_MAX + 1];
+        memset(out, 0xaa, sizeof(out));
+        size_t n = gw_eio_ws_header(out, cases[i].len, cases[i].binary);
+        CHECK_INT_EQ(n, cases[i].n);
+        CHECK(memcmp(out, cases[i].bytes, cases[i].n) == 0);
+        CHECK_INT_EQ(out[n], 0xaa); /* nothing written past the header */
+    }
+}
+
 /* Random payloads: encode with payload_append, decode with the iterator, compare. Binary frames
  * hold every byte value, the separator included. */
 static void test_payload_round_trip(void)
@@ -784,6 +813,7 @@ int main(void)
     RUN(test_payload_errors);
     RUN(test_payload_append_golden);
     RUN(test_payload_round_trip);
+    RUN(test_ws_header_golden);
     RUN(test_base64_rfc4648_vectors);
     RUN(test_base64_round_trips);
     RUN(test_base64_rejects);
