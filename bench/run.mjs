@@ -987,6 +987,7 @@ function summarize(meta, results) {
     const sc = results.map((r) => r.streamCeiling).filter(Boolean);
     const scUs = sc.length ? median(sc.map((x) => x.usPerEvent)) : null;
     const bound = scUs && meta.ceilingArmed ? 1e6 / (scUs + meta.ceilingArmed.usPerWrite) : null;
+    const boundPoll = scUs && meta.ceilingViaPoll ? 1e6 / (scUs + meta.ceilingViaPoll.usPerWrite) : null;
     const hsText = hsc.length
         ? `${median(hsc.map((x) => x.handshakesPerSecond)).toLocaleString("en-US")} handshakes/s, ` +
           `${median(hsc.map((x) => x.serverCpuUsPerHandshake))} us server CPU each (` +
@@ -1031,8 +1032,8 @@ function summarize(meta, results) {
             `rate: what any such server reaches at most when each write goes to a socket with nothing ` +
             `else queued, before the change event and everything else.`, ""] : []),
         ...(meta.ceilingArmed ? [`The same writes with EPOLLOUT left on (level-triggered epoll_wait, ` +
-            `64 at a time, one write to each socket reported): what such a loop pays at least when ` +
-            `each socket has more queued, as in b's drain, ` +
+            `64 at a time, one write to each socket reported): what such a loop pays at least per ` +
+            `write when each socket has more queued, ` +
             `${Math.round(meta.ceilingArmed.writesPerSecond).toLocaleString("en-US")} writes/s ` +
             `(${meta.ceilingArmed.usPerWrite} us CPU each), ` +
             `${round(meta.ceilingArmed.writesPerSecond / meta.ceiling[0].writesPerSecond, 2)}x the raw rate.`,
@@ -1046,10 +1047,15 @@ function summarize(meta, results) {
             `${P.max[0].users} x 1 backlog, ${(P.max[0].rate * P.max[0].seconds).toLocaleString("en-US")} ` +
             `change events, each one's userId found, nothing else; median of rounds): ${scUs} us CPU per ` +
             `event (${sc.map((x) => x.usPerEvent).join(", ")}).` +
-            (bound ? ` With the write with EPOLLOUT left on above, a server that reads its events with ` +
-             `mongoc and writes under lws's rule delivers at most ${Math.round(bound).toLocaleString("en-US")}/s ` +
-             `at ${P.max[0].users} x 1, ${round(bound / meta.ceiling[0].writesPerSecond, 2)}x the raw ` +
-             `ceiling, before it builds a frame or finds a socket.` : ""), ""] : []),
+            (bound ? ` A server that reads its events with mongoc and makes one write per delivery ` +
+             `under lws's rule delivers at most ${Math.round(bound).toLocaleString("en-US")}/s at ` +
+             `${P.max[0].users} x 1 (${round(bound / meta.ceiling[0].writesPerSecond, 2)}x the raw ` +
+             `ceiling) with EPOLLOUT left on` +
+             (boundPoll ? `, ${Math.round(boundPoll).toLocaleString("en-US")}/s ` +
+              `(${round(boundPoll / meta.ceiling[0].writesPerSecond, 2)}x) when each socket has one frame ` +
+              `at a time (write via poll)` : "") +
+             `, before it builds a frame or finds a socket; only joining the frames queued for one ` +
+             `socket into one write goes past that.` : ""), ""] : []),
         ...(floorText ? [`Input path floor (insert -> mongo-emu -> a Node change stream, no sockets; ` +
                          `part of every latency in a.): ${floorText}.`, ""] : []),
         `| scenario | ${serverNames.join(" | ")} | gateway advantage |`,
