@@ -10,7 +10,8 @@
  * written in place as one frame; when several are queued (a backlog, a burst to one user) they
  * are framed here and joined into one write of up to about WS_BATCH_BYTES, which saves a
  * syscall and a poll round per packet. lws keeps whatever the kernel does not take and sends it
- * before the next WRITEABLE, so a joined write is never torn between frames by us.
+ * before the next WRITEABLE, so a joined write is never torn between frames by us, and a slow
+ * reader holds at most one joined write in lws beyond its outbox cap.
  * Messages are reassembled from fragments up to maxPayload; a bigger one closes with 1009.
  *
  * Thread: the lws service thread.
