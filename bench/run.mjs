@@ -824,11 +824,12 @@ function handshakeCeiling() {
 // The raw write() ceiling at each socket count, writer on the server's core. mode "via-poll":
 // the same writes, each after the epoll round trip of an event loop's writable callback;
 // "poll-armed": each to a socket epoll reports writable, the request left on (a backlog).
-function ceiling(sockets, mode = null) {
+// modes: null, one flag name, or several ("via-poll", "poll-armed", "shuffle").
+function ceiling(sockets, modes = null) {
     const out = execFileSync(bin.ceiling, ["--sockets", String(sockets), "--size", "120",
                                            "--seconds", quick ? "1" : "2",
                                            "--writer-cpu", SERVER_CPU, "--reader-cpu", LOAD_CPU,
-                                           ...(mode ? [`--${mode}`] : [])]);
+                                           ...[].concat(modes ?? []).map((m) => `--${m}`)]);
     return JSON.parse(out.toString());
 }
 
@@ -980,6 +981,11 @@ function fmt(f) {
     return s;
 }
 
+function shuffledText(c) {
+    return c ? ` In a random socket order: ${Math.round(c.writesPerSecond).toLocaleString("en-US")} ` +
+        `writes/s (${c.usPerWrite} us CPU each).` : "";
+}
+
 function summarize(meta, results) {
     const by = Object.fromEntries(serverNames.map((s) => [s, results.map((r) => r[s]).filter(Boolean)]));
     const floors = results.map((r) => r.floor).filter(Boolean);
@@ -988,6 +994,9 @@ function summarize(meta, results) {
     const scUs = sc.length ? median(sc.map((x) => x.usPerEvent)) : null;
     const bound = scUs && meta.ceilingArmed ? 1e6 / (scUs + meta.ceilingArmed.usPerWrite) : null;
     const boundPoll = scUs && meta.ceilingViaPoll ? 1e6 / (scUs + meta.ceilingViaPoll.usPerWrite) : null;
+    const boundShuffled = scUs && meta.ceilingArmedShuffled && meta.ceilingViaPollShuffled
+        ? [meta.ceilingArmedShuffled, meta.ceilingViaPollShuffled].map((c) => 1e6 / (scUs + c.usPerWrite))
+        : null;
     const hsText = hsc.length
         ? `${median(hsc.map((x) => x.handshakesPerSecond)).toLocaleString("en-US")} handshakes/s, ` +
           `${median(hsc.map((x) => x.serverCpuUsPerHandshake))} us server CPU each (` +
@@ -1022,6 +1031,14 @@ function summarize(meta, results) {
         "",
         `Raw write() ceiling (120-byte frames, one core): ${ceil.join("; ")}.`,
         "",
+        ...(meta.ceilingShuffled ? [`The same writes to the ${meta.ceilingShuffled.sockets.toLocaleString("en-US")} ` +
+            `sockets in a fixed random order instead of their accept order (the order the kernel ` +
+            `allocated them in, the kindest to caches and TLB; a server writes in whatever order its ` +
+            `users' notifications come): ` +
+            `${Math.round(meta.ceilingShuffled.writesPerSecond).toLocaleString("en-US")} writes/s ` +
+            `(${meta.ceilingShuffled.usPerWrite} us CPU each), ` +
+            `${round(meta.ceilingShuffled.writesPerSecond / meta.ceiling[0].writesPerSecond, 2)}x the raw rate.`,
+            ""] : []),
         ...(meta.ceilingViaPoll ? [`The same writes each after an epoll round trip (EPOLLOUT asked ` +
             `for, epoll_wait, write, EPOLLOUT dropped: the least a writable-callback loop such as ` +
             `lws's pays when each write goes to another socket), ` +
@@ -1030,14 +1047,15 @@ function summarize(meta, results) {
             `(${meta.ceilingViaPoll.usPerWrite} us CPU each), ` +
             `${round(meta.ceilingViaPoll.writesPerSecond / meta.ceiling[0].writesPerSecond, 2)}x the raw ` +
             `rate: what any such server reaches at most when each write goes to a socket with nothing ` +
-            `else queued, before the change event and everything else.`, ""] : []),
+            `else queued, before the change event and everything else.` +
+            shuffledText(meta.ceilingViaPollShuffled), ""] : []),
         ...(meta.ceilingArmed ? [`The same writes with EPOLLOUT left on (level-triggered epoll_wait, ` +
             `64 at a time, one write to each socket reported): what such a loop pays at least per ` +
             `write when each socket has more queued, ` +
             `${Math.round(meta.ceilingArmed.writesPerSecond).toLocaleString("en-US")} writes/s ` +
             `(${meta.ceilingArmed.usPerWrite} us CPU each), ` +
-            `${round(meta.ceilingArmed.writesPerSecond / meta.ceiling[0].writesPerSecond, 2)}x the raw rate.`,
-            ""] : []),
+            `${round(meta.ceilingArmed.writesPerSecond / meta.ceiling[0].writesPerSecond, 2)}x the raw rate.` +
+            shuffledText(meta.ceilingArmedShuffled), ""] : []),
         ...(meta.rsaVerify ? [`RSA-${meta.rsaVerify.bits} verify on the server's core (openssl speed): ` +
             `${meta.rsaVerify.verifiesPerSecond.toLocaleString("en-US")}/s, ${meta.rsaVerify.usPerVerify} us ` +
             `each: the least an RS256 handshake costs on top of an HS256 one.`, ""] : []),
@@ -1054,6 +1072,8 @@ function summarize(meta, results) {
              (boundPoll ? `, ${Math.round(boundPoll).toLocaleString("en-US")}/s ` +
               `(${round(boundPoll / meta.ceiling[0].writesPerSecond, 2)}x) when each socket has one frame ` +
               `at a time (write via poll)` : "") +
+             (boundShuffled ? `; writing in a random socket order, ${boundShuffled.map((b) => `${Math.round(b).toLocaleString("en-US")}/s`).join(" and ")} ` +
+              `(${boundShuffled.map((b) => `${round(b / meta.ceiling[0].writesPerSecond, 2)}x`).join(", ")})` : "") +
              `, before it builds a frame or finds a socket; only joining the frames queued for one ` +
              `socket into one write goes past that.` : ""), ""] : []),
         ...(floorText ? [`Input path floor (insert -> mongo-emu -> a Node change stream, no sockets; ` +
@@ -1108,8 +1128,13 @@ async function main() {
         return c;
     });
     ctx.ceiling = meta.ceiling;
+    meta.ceilingShuffled = ceiling(P.ceiling[0], "shuffle");
     meta.ceilingViaPoll = ceiling(P.ceiling[0], "via-poll");
     meta.ceilingArmed = ceiling(P.ceiling[0], "poll-armed");
+    meta.ceilingViaPollShuffled = ceiling(P.ceiling[0], ["via-poll", "shuffle"]);
+    meta.ceilingArmedShuffled = ceiling(P.ceiling[0], ["poll-armed", "shuffle"]);
+    log(`write() ceiling in a random socket order at ${P.ceiling[0]} sockets: ` +
+        `${Math.round(meta.ceilingShuffled.writesPerSecond)}/s`);
     log(`write() ceiling via poll at ${P.ceiling[0]} sockets: ` +
         `${Math.round(meta.ceilingViaPoll.writesPerSecond)}/s, with EPOLLOUT left on ` +
         `${Math.round(meta.ceilingArmed.writesPerSecond)}/s`);

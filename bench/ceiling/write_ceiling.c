@@ -21,8 +21,12 @@
  * --poll-armed leaves EPOLLOUT on for every socket (level-triggered) and writes one frame to each
  * socket each epoll_wait reports, 64 at a time: what that loop pays when each socket has more
  * queued, so its writability request stays on from one write to the next (lws on libev then
- * makes no epoll_ctl: a stop and a start in one loop turn cancel out). That is the gateway
- * draining a backlog (bench b), where each socket has many notifications waiting.
+ * makes no epoll_ctl: a stop and a start in one loop turn cancel out).
+ *
+ * --shuffle writes to the sockets in a fixed random order instead of the order they were
+ * accepted in. Accept order is the order the kernel allocated their structures in, the kindest
+ * to caches and TLB; a server writes in the order its notifications' users come, which bears no
+ * relation to it. Comparing the two shows what that locality is worth on this machine.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -31,6 +35,7 @@
 #include <netinet/tcp.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,6 +54,7 @@ struct opts {
     int size; /* whole frame, header included */
     double seconds;
     int writer_cpu, reader_cpu;
+    bool shuffle;
     enum { MODE_DIRECT, MODE_VIA_POLL, MODE_POLL_ARMED } mode;
 };
 
@@ -181,13 +187,31 @@ static void pass_poll_armed(struct writer *w, int n)
     }
 }
 
+/* Fisher-Yates with a fixed seed, so every run writes in the same order. */
+static void shuffle(int *fds, int n)
+{
+    uint64_t x = 0x9e3779b97f4a7c15ull;
+    for (int i = n - 1; i > 0; i--) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        int j = (int)(x % (uint64_t)(i + 1)), t = fds[i];
+        fds[i] = fds[j];
+        fds[j] = t;
+    }
+}
+
 static void parse(int argc, char **argv, struct opts *o)
 {
-    static const struct option longs[] = {
-        {"sockets", required_argument, 0, 'n'},    {"size", required_argument, 0, 's'},
-        {"seconds", required_argument, 0, 't'},    {"writer-cpu", required_argument, 0, 'w'},
-        {"reader-cpu", required_argument, 0, 'r'}, {"via-poll", no_argument, 0, 'p'},
-        {"poll-armed", no_argument, 0, 'a'},       {0, 0, 0, 0}};
+    static const struct option longs[] = {{"sockets", required_argument, 0, 'n'},
+                                          {"size", required_argument, 0, 's'},
+                                          {"seconds", required_argument, 0, 't'},
+                                          {"writer-cpu", required_argument, 0, 'w'},
+                                          {"reader-cpu", required_argument, 0, 'r'},
+                                          {"via-poll", no_argument, 0, 'p'},
+                                          {"poll-armed", no_argument, 0, 'a'},
+                                          {"shuffle", no_argument, 0, 'x'},
+                                          {0, 0, 0, 0}};
     *o = (struct opts){
         .sockets = 10000, .size = 120, .seconds = 3, .writer_cpu = -1, .reader_cpu = -1};
     int ch;
@@ -214,9 +238,13 @@ static void parse(int argc, char **argv, struct opts *o)
         case 'a':
             o->mode = MODE_POLL_ARMED;
             break;
+        case 'x':
+            o->shuffle = true;
+            break;
         default:
             fprintf(stderr, "usage: write-ceiling [--sockets N] [--size BYTES] [--seconds S] "
-                            "[--writer-cpu C] [--reader-cpu C] [--via-poll | --poll-armed]\n");
+                            "[--writer-cpu C] [--reader-cpu C] [--via-poll | --poll-armed] "
+                            "[--shuffle]\n");
             exit(2);
         }
     }
@@ -257,6 +285,8 @@ int main(int argc, char **argv)
         int one = 1;
         setsockopt(fds[i], IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     }
+    if (o.shuffle)
+        shuffle(fds, o.sockets);
     uint8_t frame[65536];
     struct writer w = {.len = build_frame(frame, o.size), .frame = frame, .ep = -1};
     if (o.mode != MODE_DIRECT)
@@ -279,14 +309,15 @@ int main(int argc, char **argv)
     for (int i = 0; i < o.sockets; i++)
         close(fds[i]);
     waitpid(child, NULL, 0);
-    printf("{\"tool\": \"write-ceiling\", \"mode\": \"%s\", \"sockets\": %d, \"frameBytes\": %zu, "
-           "\"seconds\": %.3f, "
+    printf("{\"tool\": \"write-ceiling\", \"mode\": \"%s\", \"order\": \"%s\", \"sockets\": %d, "
+           "\"frameBytes\": %zu, \"seconds\": %.3f, "
            "\"writes\": %llu, \"wouldBlock\": %llu, \"writesPerSecond\": %.0f, "
            "\"cpuSeconds\": %.3f, \"usPerWrite\": %.2f}\n",
            o.mode == MODE_VIA_POLL     ? "via-poll"
            : o.mode == MODE_POLL_ARMED ? "poll-armed"
                                        : "direct",
-           o.sockets, w.len, wall, (unsigned long long)writes, (unsigned long long)blocked,
-           (double)writes / wall, cpu, writes ? cpu * 1e6 / (double)writes : 0.0);
+           o.shuffle ? "shuffled" : "accept", o.sockets, w.len, wall, (unsigned long long)writes,
+           (unsigned long long)blocked, (double)writes / wall, cpu,
+           writes ? cpu * 1e6 / (double)writes : 0.0);
     return 0;
 }
