@@ -254,10 +254,9 @@ static int write_joined(struct gw_eio_session *s, struct lws *wsi)
     for (struct gw_msg *m; n < WS_BATCH_MAX && (m = gw_msgq_peek(&s->outbox)) != NULL; n++) {
         if (n && b->len + GW_EIO_WS_HEADER_MAX + m->len > WS_BATCH_BYTES)
             break;
-        unsigned char *p = (unsigned char *)gw_buf_reserve(b, GW_EIO_WS_HEADER_MAX + m->len);
-        size_t h = gw_eio_ws_header(p, m->len, m->binary);
-        memcpy(p + h, gw_msg_payload(m), m->len);
-        b->len += h + m->len;
+        unsigned char hdr[GW_EIO_WS_HEADER_MAX];
+        gw_buf_append(b, hdr, gw_eio_ws_header(hdr, m->len, m->binary));
+        gw_buf_append(b, gw_msg_payload(m), m->len);
         taken[n] = gw_msgq_pop(&s->outbox);
     }
     int rc = lws_write(wsi, (unsigned char *)b->data, b->len, LWS_WRITE_RAW) < (int)b->len ? -1 : 0;
