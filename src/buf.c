@@ -12,7 +12,7 @@ char *gw_buf_reserve(struct gw_buf *b, size_t n)
 {
     size_t need = b->len + n + 1; /* +1 keeps room for the trailing NUL */
     if (need > b->cap) {
-        size_t cap = b->cap ? b->cap : 64;
+        size_t cap = b->cap ? b->cap : need > 64 ? need : 64;
         while (cap < need)
             cap *= 2;
         b->data = gw_realloc(b->data, cap);

@@ -22,7 +22,9 @@ struct gw_buf {
         NULL, 0, 0                                                                                 \
     }
 
-/* Makes room for n more bytes and returns a pointer to them (len is not changed). */
+/* Makes room for n more bytes and returns a pointer to them (len is not changed). The first
+ * allocation is what the caller asks for (at least 64 bytes), so a builder that reserves its
+ * typical size up front holds no slack; later ones double. */
 char *gw_buf_reserve(struct gw_buf *b, size_t n);
 void gw_buf_append(struct gw_buf *b, const void *p, size_t n);
 void gw_buf_append_str(struct gw_buf *b, const char *s);
