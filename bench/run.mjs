@@ -992,10 +992,12 @@ function summarize(meta, results) {
     const hsc = results.map((r) => r.hsCeiling).filter(Boolean);
     const sc = results.map((r) => r.streamCeiling).filter(Boolean);
     const scUs = sc.length ? median(sc.map((x) => x.usPerEvent)) : null;
-    const bound = scUs && meta.ceilingArmed ? 1e6 / (scUs + meta.ceilingArmed.usPerWrite) : null;
-    const boundPoll = scUs && meta.ceilingViaPoll ? 1e6 / (scUs + meta.ceilingViaPoll.usPerWrite) : null;
-    const boundShuffled = scUs && meta.ceilingArmedShuffled && meta.ceilingViaPollShuffled
-        ? [meta.ceilingArmedShuffled, meta.ceilingViaPollShuffled].map((c) => 1e6 / (scUs + c.usPerWrite))
+    // Deliveries/s of a server that reads each event with mongoc and writes it with ceiling c.
+    const boundOf = (c) => (scUs && c ? 1e6 / (scUs + c.usPerWrite) : null);
+    const bound = boundOf(meta.ceilingArmed);
+    const boundPoll = boundOf(meta.ceilingViaPoll);
+    const boundShuffled = meta.ceilingArmedShuffled && meta.ceilingViaPollShuffled
+        ? [meta.ceilingArmedShuffled, meta.ceilingViaPollShuffled].map(boundOf)
         : null;
     const hsText = hsc.length
         ? `${median(hsc.map((x) => x.handshakesPerSecond)).toLocaleString("en-US")} handshakes/s, ` +

@@ -225,11 +225,15 @@ int eio_ws_receive(struct lws *wsi, struct gw_conn *c, const void *in, size_t le
     return rc;
 }
 
+/* 0 when lws took all of buf (it buffers what the kernel does not), else -1. */
+static int write_all(struct lws *wsi, void *buf, size_t len, enum lws_write_protocol wp)
+{
+    return lws_write(wsi, buf, len, wp) < (int)len ? -1 : 0;
+}
+
 static int write_frame(struct lws *wsi, char *payload, size_t len, bool binary)
 {
-    int n =
-        lws_write(wsi, (unsigned char *)payload, len, binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT);
-    return n < (int)len ? -1 : 0;
+    return write_all(wsi, payload, len, binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT);
 }
 
 static int write_one(struct gw_eio_session *s, struct lws *wsi)
@@ -259,7 +263,7 @@ static int write_joined(struct gw_eio_session *s, struct lws *wsi)
         gw_buf_append(b, gw_msg_payload(m), m->len);
         taken[n] = gw_msgq_pop(&s->outbox);
     }
-    int rc = lws_write(wsi, (unsigned char *)b->data, b->len, LWS_WRITE_RAW) < (int)b->len ? -1 : 0;
+    int rc = write_all(wsi, b->data, b->len, LWS_WRITE_RAW);
     uint64_t now_us = rc == 0 ? gw_now_us() : 0;
     for (size_t i = 0; i < n; i++) {
         if (now_us && taken[i]->received_us)
