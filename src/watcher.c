@@ -24,12 +24,11 @@
  * dropped, and the stream restarts from now. Status for health lives in atomics; the latency
  * and batch histograms are the loop thread's, which both dispatches and serves /metrics.
  *
- * The thread runs NICE_BELOW_LOOP nice steps below the loop thread. On a shared core a woken
- * thread of equal priority waits for the running one's time slice, so each notice waited for
- * the watcher's work on the next event before the loop wrote it; five steps let the loop take
- * the core when a notice wakes it (bench/README.md has the runs), and still give the watcher a
- * quarter of a contended core, more than the sixth it needs at the maximum rate (ten steps, a
- * tenth, starved it and halved the maximum).
+ * The thread runs at the loop thread's priority. Five nice steps below it once bought the
+ * 1,000/s hand-over latency, but no longer does (the own-share p50 is <= 50 us either way), and
+ * under a backlog the quarter of the core it left the watcher kept each wake-up's batch small,
+ * so each socket's frames went out one write at a time: equal priority delivers 1.25-1.4x as
+ * many per second at 10k x 1 (bench/README.md has the runs).
  *
  * Shutdown: gw_watcher_request_stop sets a flag; the thread leaves the stream within
  * maxAwaitTimeMS, waits until the loop has dispatched everything it pushed, saves the token and
@@ -37,14 +36,11 @@
  */
 #include "gw/watcher.h"
 
-#include <errno.h>
 #include <mongoc/mongoc.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <unistd.h>
 
 #include "gw/common.h"
 #include "gw/hist.h"
@@ -63,8 +59,6 @@
 #define SAVE_EVENTS_MS 1000
 #define SAVE_QUIET_MS 15000
 #define STOP_DRAIN_MS 5000
-/* How much lower than the loop thread the watcher runs (nice steps): see lower_priority(). */
-#define NICE_BELOW_LOOP 5
 
 /* Notifications per dispatch: powers of two, then up to the mailbox capacity. */
 static const uint64_t batch_bounds[] = {1,   2,   4,   8,    16,   32,    64,
@@ -491,20 +485,6 @@ static void finish(struct gw_watcher *w)
     w->wake(w->wake_ud);
 }
 
-/* See DESIGN. Raising a thread's nice value needs no privilege; if a sandbox refuses it anyway,
- * the gateway works as before, only with the hand-over latency of equal priorities. */
-static void lower_priority(void)
-{
-    pid_t tid = gettid();
-    errno = 0;
-    int nice = getpriority(PRIO_PROCESS, (id_t)tid);
-    if ((nice == -1 && errno) || setpriority(PRIO_PROCESS, (id_t)tid, nice + NICE_BELOW_LOOP) < 0)
-        gw_log_warn("watcher",
-                    "cannot lower the watcher thread's priority (%s); notifications may wait "
-                    "for the watcher's time slice before they are written",
-                    strerror(errno));
-}
-
 static void *run(void *arg)
 {
     struct gw_watcher *w = arg;
@@ -512,7 +492,6 @@ static void *run(void *arg)
     bool loaded = false;
 
     pthread_setname_np(pthread_self(), "gw-watcher"); /* for top -H, perf and /proc */
-    lower_priority();
 
     while (!atomic_load(&w->stop)) {
         enum outcome out = OUT_BACKOFF;

@@ -163,8 +163,9 @@ describe("dispatch latency metric", () => {
         assert.ok(batches >= 1 && batches <= N, `${batches} batches for ${N} notifications`);
     });
 
-    // On a shared core the loop must win the CPU as soon as a notice wakes it (watcher.c).
-    test("the watcher thread runs five nice steps below the loop thread", () => {
+    // Below the loop's priority the watcher falls behind under a backlog, each wake-up brings
+    // fewer notices, and each socket write carries fewer frames (watcher.c, bench/README.md).
+    test("the watcher thread runs at the loop thread's priority", () => {
         const pid = gw.proc.pid;
         const nice = (tid) => {
             const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
@@ -173,6 +174,6 @@ describe("dispatch latency metric", () => {
         const watchers = readdirSync(`/proc/${pid}/task`).filter(
             (tid) => readFileSync(`/proc/${pid}/task/${tid}/comm`, "utf8").trim() === "gw-watcher");
         assert.equal(watchers.length, 1, "one thread named gw-watcher");
-        assert.equal(nice(watchers[0]), Math.min(19, nice(pid) + 5));
+        assert.equal(nice(watchers[0]), nice(pid));
     });
 });
