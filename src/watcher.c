@@ -50,6 +50,11 @@
 #include "gw/notice.h"
 
 #define MAX_AWAIT_MS 1000
+/* Events per change-stream reply. Unset, a server answers a backlog in 16 MB replies (about
+ * 55,000 notifications): the watcher waits for each whole reply while the loop runs dry, and
+ * holds 16 MB of it. A thousand keeps both threads busy and a reply of notifications under 1 MB
+ * (bench/README.md has the runs). */
+#define STREAM_BATCH_SIZE 1000
 #define MAILBOX_CAPACITY 65536
 #define PUSH_WAIT_MS 200
 #define BACKOFF_FIRST_MS 1000
@@ -388,6 +393,7 @@ static int check_replica_set(struct gw_watcher *w)
 bson_t *gw_watcher_stream_new(bson_t *opts)
 {
     BSON_APPEND_INT64(opts, "maxAwaitTimeMS", MAX_AWAIT_MS);
+    BSON_APPEND_INT32(opts, "batchSize", STREAM_BATCH_SIZE);
     BSON_APPEND_UTF8(opts, "fullDocument", "updateLookup");
     /* MongoDB 6.0+: deletes name their user only through the pre-image, present when the
      * collection has changeStreamPreAndPostImages enabled. */

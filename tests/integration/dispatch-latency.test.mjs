@@ -163,6 +163,37 @@ describe("dispatch latency metric", () => {
         assert.ok(batches >= 1 && batches <= N, `${batches} batches for ${N} notifications`);
     });
 
+    // A backlog answered in one 16 MB reply leaves the loop idle while the watcher waits for it
+    // (watcher.c): the watcher asks for at most 1,000 events a reply.
+    test("a backlog reaches the watcher in change-stream replies of at most 1,000 events", async () => {
+        const N = 2500;
+        const stats = () => admin.client.db("admin").command({ emuStreamStats: 1 });
+        const replies = (s) => s.waited.replies.map((n, i) => n + s.ready.replies[i]);
+        const status = async () => {
+            const d = await changeStreamStatus();
+            return d.eventsDelivered + d.eventsSkippedOffline;
+        };
+        const s0 = await stats();
+        const taken0 = await status();
+        // Stopped, the gateway cannot ask between inserts: the whole backlog is there at once.
+        process.kill(gw.proc.pid, "SIGSTOP");
+        try {
+            await admin.notifications.insertMany(
+                Array.from({ length: N }, (_, i) => ({ userId: "backlog-nobody", type: "t", seq: i })));
+        } finally {
+            process.kill(gw.proc.pid, "SIGCONT");
+        }
+        const end = Date.now() + 10000;
+        while ((await status()) < taken0 + N && Date.now() < end)
+            await sleep(20);
+        assert.equal(await status(), taken0 + N, "every event of the backlog, once");
+        const s1 = await stats();
+        const grew = replies(s1).map((n, i) => n - replies(s0)[i]);
+        // Bucket i counts replies of up to 2^i events; the last one, more than 1,024.
+        assert.equal(grew.at(-1), 0, `no reply above 1,024 events (${grew})`);
+        assert.ok(grew[10] >= 2, `the backlog came in full replies of 513-1,024 (${grew})`);
+    });
+
     // Below the loop's priority the watcher falls behind under a backlog, each wake-up brings
     // fewer notices, and each socket write carries fewer frames (watcher.c, bench/README.md).
     test("the watcher thread runs at the loop thread's priority", () => {
