@@ -981,10 +981,10 @@ function fmt(f) {
     return s;
 }
 
-function shuffledText(c) {
-    return c ? ` In a random socket order: ${Math.round(c.writesPerSecond).toLocaleString("en-US")} ` +
-        `writes/s (${c.usPerWrite} us CPU each).` : "";
-}
+const int = (x) => Math.round(x).toLocaleString("en-US");
+// One write-ceiling measurement as the summary prints it.
+const writesText = (c) => `${int(c.writesPerSecond)} writes/s (${c.usPerWrite} us CPU each)`;
+const shuffledText = (c) => (c ? ` In a random socket order: ${writesText(c)}.` : "");
 
 function summarize(meta, results) {
     const by = Object.fromEntries(serverNames.map((s) => [s, results.map((r) => r[s]).filter(Boolean)]));
@@ -996,6 +996,8 @@ function summarize(meta, results) {
     const boundOf = (c) => (scUs && c ? 1e6 / (scUs + c.usPerWrite) : null);
     const bound = boundOf(meta.ceilingArmed);
     const boundPoll = boundOf(meta.ceilingViaPoll);
+    // A rate as a share of the raw write() ceiling at the first socket count.
+    const vsRaw = (x) => round(x / meta.ceiling[0].writesPerSecond, 2);
     const boundShuffled = meta.ceilingArmedShuffled && meta.ceilingViaPollShuffled
         ? [meta.ceilingArmedShuffled, meta.ceilingViaPollShuffled].map(boundOf)
         : null;
@@ -1014,8 +1016,7 @@ function summarize(meta, results) {
                                             : f.peer.median / f.gateway.median;
         return { ...row, figures: f, gatewayAdvantage: ratio === null ? null : round(ratio, 2) };
     });
-    const ceil = meta.ceiling.map((c) => `${c.sockets.toLocaleString("en-US")} sockets: ` +
-        `${Math.round(c.writesPerSecond).toLocaleString("en-US")} writes/s (${c.usPerWrite} us CPU each)`);
+    const ceil = meta.ceiling.map((c) => `${c.sockets.toLocaleString("en-US")} sockets: ${writesText(c)}`);
     const floorText = floors.length
         ? Object.keys(floors[0]).map((rate) => {
               const f = (q) => median(floors.map((x) => x[rate]?.latencyUs[q]));
@@ -1037,26 +1038,20 @@ function summarize(meta, results) {
             `sockets in a fixed random order instead of their accept order (the order the kernel ` +
             `allocated them in, the kindest to caches and TLB; a server writes in whatever order its ` +
             `users' notifications come): ` +
-            `${Math.round(meta.ceilingShuffled.writesPerSecond).toLocaleString("en-US")} writes/s ` +
-            `(${meta.ceilingShuffled.usPerWrite} us CPU each), ` +
-            `${round(meta.ceilingShuffled.writesPerSecond / meta.ceiling[0].writesPerSecond, 2)}x the raw rate.`,
+            `${writesText(meta.ceilingShuffled)}, ${vsRaw(meta.ceilingShuffled.writesPerSecond)}x the raw rate.`,
             ""] : []),
         ...(meta.ceilingViaPoll ? [`The same writes each after an epoll round trip (EPOLLOUT asked ` +
             `for, epoll_wait, write, EPOLLOUT dropped: the least a writable-callback loop such as ` +
             `lws's pays when each write goes to another socket), ` +
             `${meta.ceilingViaPoll.sockets.toLocaleString("en-US")} sockets: ` +
-            `${Math.round(meta.ceilingViaPoll.writesPerSecond).toLocaleString("en-US")} writes/s ` +
-            `(${meta.ceilingViaPoll.usPerWrite} us CPU each), ` +
-            `${round(meta.ceilingViaPoll.writesPerSecond / meta.ceiling[0].writesPerSecond, 2)}x the raw ` +
+            `${writesText(meta.ceilingViaPoll)}, ${vsRaw(meta.ceilingViaPoll.writesPerSecond)}x the raw ` +
             `rate: what any such server reaches at most when each write goes to a socket with nothing ` +
             `else queued, before the change event and everything else.` +
             shuffledText(meta.ceilingViaPollShuffled), ""] : []),
         ...(meta.ceilingArmed ? [`The same writes with EPOLLOUT left on (level-triggered epoll_wait, ` +
             `64 at a time, one write to each socket reported): what such a loop pays at least per ` +
             `write when each socket has more queued, ` +
-            `${Math.round(meta.ceilingArmed.writesPerSecond).toLocaleString("en-US")} writes/s ` +
-            `(${meta.ceilingArmed.usPerWrite} us CPU each), ` +
-            `${round(meta.ceilingArmed.writesPerSecond / meta.ceiling[0].writesPerSecond, 2)}x the raw rate.` +
+            `${writesText(meta.ceilingArmed)}, ${vsRaw(meta.ceilingArmed.writesPerSecond)}x the raw rate.` +
             shuffledText(meta.ceilingArmedShuffled), ""] : []),
         ...(meta.rsaVerify ? [`RSA-${meta.rsaVerify.bits} verify on the server's core (openssl speed): ` +
             `${meta.rsaVerify.verifiesPerSecond.toLocaleString("en-US")}/s, ${meta.rsaVerify.usPerVerify} us ` +
@@ -1068,14 +1063,13 @@ function summarize(meta, results) {
             `change events, each one's userId found, nothing else; median of rounds): ${scUs} us CPU per ` +
             `event (${sc.map((x) => x.usPerEvent).join(", ")}).` +
             (bound ? ` A server that reads its events with mongoc and makes one write per delivery ` +
-             `under lws's rule delivers at most ${Math.round(bound).toLocaleString("en-US")}/s at ` +
-             `${P.max[0].users} x 1 (${round(bound / meta.ceiling[0].writesPerSecond, 2)}x the raw ` +
+             `under lws's rule delivers at most ${int(bound)}/s at ` +
+             `${P.max[0].users} x 1 (${vsRaw(bound)}x the raw ` +
              `ceiling) with EPOLLOUT left on` +
-             (boundPoll ? `, ${Math.round(boundPoll).toLocaleString("en-US")}/s ` +
-              `(${round(boundPoll / meta.ceiling[0].writesPerSecond, 2)}x) when each socket has one frame ` +
+             (boundPoll ? `, ${int(boundPoll)}/s (${vsRaw(boundPoll)}x) when each socket has one frame ` +
               `at a time (write via poll)` : "") +
-             (boundShuffled ? `; writing in a random socket order, ${boundShuffled.map((b) => `${Math.round(b).toLocaleString("en-US")}/s`).join(" and ")} ` +
-              `(${boundShuffled.map((b) => `${round(b / meta.ceiling[0].writesPerSecond, 2)}x`).join(", ")})` : "") +
+             (boundShuffled ? `; writing in a random socket order, ${boundShuffled.map((b) => `${int(b)}/s`).join(" and ")} ` +
+              `(${boundShuffled.map((b) => `${vsRaw(b)}x`).join(", ")})` : "") +
              `, before it builds a frame or finds a socket; only joining the frames queued for one ` +
              `socket into one write goes past that.` : ""), ""] : []),
         ...(floorText ? [`Input path floor (insert -> mongo-emu -> a Node change stream, no sockets; ` +

@@ -73,6 +73,19 @@ describe("dispatch latency metric", () => {
         return (await (await fetch(`${gw.url}/api/health/change-streams`)).json()).data;
     }
 
+    /** Notifications the loop has taken from the watcher so far, delivered or not. */
+    async function taken() {
+        const d = await changeStreamStatus();
+        return d.eventsDelivered + d.eventsSkippedOffline;
+    }
+
+    /** Waits (at most 10 s) until the loop has taken n notifications in all. */
+    async function untilTaken(n) {
+        const end = Date.now() + 10000;
+        while ((await taken()) < n && Date.now() < end)
+            await sleep(20);
+    }
+
     test("one observation per notification per socket, none for other traffic", async () => {
         const user = "timed";
         const K = 5;
@@ -143,20 +156,14 @@ describe("dispatch latency metric", () => {
     });
 
     test("the batch histogram counts every notification the loop took, once", async () => {
-        const status = async () => {
-            const d = await changeStreamStatus();
-            return d.eventsDelivered + d.eventsSkippedOffline;
-        };
         const b0 = await scrape(gw.url, BATCH, BATCH_BOUNDS);
-        const dispatched0 = await status();
+        const dispatched0 = await taken();
         assert.equal(b0.sum, dispatched0, "so far: every dispatched notification, in some batch");
         const N = 50;
         await admin.notifications.insertMany(
             Array.from({ length: N }, (_, i) => ({ userId: "batch-nobody", type: "t", seq: i })));
-        const end = Date.now() + 10000;
-        while ((await status()) < dispatched0 + N && Date.now() < end)
-            await sleep(20);
-        assert.equal(await status(), dispatched0 + N, "the loop took all of them");
+        await untilTaken(dispatched0 + N);
+        assert.equal(await taken(), dispatched0 + N, "the loop took all of them");
         const b1 = await scrape(gw.url, BATCH, BATCH_BOUNDS);
         assert.equal(b1.sum - b0.sum, N, "the batch sizes add up to the notifications");
         const batches = b1.count - b0.count;
@@ -169,12 +176,8 @@ describe("dispatch latency metric", () => {
         const N = 2500;
         const stats = () => admin.client.db("admin").command({ emuStreamStats: 1 });
         const replies = (s) => s.waited.replies.map((n, i) => n + s.ready.replies[i]);
-        const status = async () => {
-            const d = await changeStreamStatus();
-            return d.eventsDelivered + d.eventsSkippedOffline;
-        };
         const s0 = await stats();
-        const taken0 = await status();
+        const taken0 = await taken();
         // Stopped, the gateway cannot ask between inserts: the whole backlog is there at once.
         process.kill(gw.proc.pid, "SIGSTOP");
         try {
@@ -183,10 +186,8 @@ describe("dispatch latency metric", () => {
         } finally {
             process.kill(gw.proc.pid, "SIGCONT");
         }
-        const end = Date.now() + 10000;
-        while ((await status()) < taken0 + N && Date.now() < end)
-            await sleep(20);
-        assert.equal(await status(), taken0 + N, "every event of the backlog, once");
+        await untilTaken(taken0 + N);
+        assert.equal(await taken(), taken0 + N, "every event of the backlog, once");
         const s1 = await stats();
         const grew = replies(s1).map((n, i) => n - replies(s0)[i]);
         // Bucket i counts replies of up to 2^i events; the last one, more than 1,024.
