@@ -44,6 +44,11 @@
  * connection (4.5 KB each measured, 3.0 KB at 512). Bigger messages arrive in pieces, which
  * the transport reassembles anyway. */
 #define RX_BUFFER_SIZE 512
+/* The most lws hands to one send(). Left at 0, lws caps each send at the rx buffer size (plus
+ * LWS_PRE + 4): a joined write of two frames went out as 532 bytes, the rest copied to lws's
+ * own buffer and sent after another POLLOUT round. This holds a joined WebSocket write (about
+ * 16 KB) or a polling response in one send; it allocates nothing. */
+#define TX_PACKET_SIZE 65536
 #define PATH_MAX_LEN 512
 /* File descriptors kept for everything that is not a client connection (listener, mongoc,
  * logs, the loop's own) when MAX_CONNECTIONS is derived from the open-file limit. */
@@ -423,6 +428,7 @@ struct gw_server *gw_server_new(const struct gw_server_options *opt, char *err)
     srv->protocols[0].callback = callback;
     srv->protocols[0].per_session_data_size = sizeof(struct gw_conn);
     srv->protocols[0].rx_buffer_size = RX_BUFFER_SIZE;
+    srv->protocols[0].tx_packet_size = TX_PACKET_SIZE;
 
     memset(&info, 0, sizeof(info));
     info.port = opt->port;
