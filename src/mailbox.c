@@ -10,6 +10,11 @@
  * When the list holds `capacity` items the producer waits on a condition variable that drain
  * signals; its timeout lets a stopping producer notice its stop flag. Closing wakes it too.
  *
+ * Spent items can travel back the same way: the consumer gives a drained batch back under the
+ * lock once, the producer takes the whole list when it runs out. It is a list, not a pool: it
+ * holds what the consumer returned and the producer has not yet taken, and the producer frees
+ * its spares when it goes idle.
+ *
  * Threads: one producer (the watcher), one consumer (the loop). Shutdown: the producer stops,
  * the consumer drains what is left, the owner frees the mailbox.
  */
@@ -26,6 +31,7 @@ struct gw_mailbox {
     pthread_mutex_t lock;
     pthread_cond_t not_full;
     struct gw_mail *head, *tail;
+    struct gw_mail *given_back; /* spent items for the producer, linked through next */
     size_t len, capacity;
     bool closed;
     gw_mailbox_wake_fn *wake;
@@ -47,17 +53,22 @@ struct gw_mailbox *gw_mailbox_new(size_t capacity, gw_mailbox_wake_fn *wake, voi
     return mb;
 }
 
-void gw_mailbox_free(struct gw_mailbox *mb, gw_mailbox_item_fn *drop, void *ud)
+static void drop_all(struct gw_mail *m, gw_mailbox_item_fn *drop, void *ud)
 {
-    if (!mb)
-        return;
-    struct gw_mail *m = mb->head;
     while (m) {
         struct gw_mail *next = m->next;
         if (drop)
             drop(m, ud);
         m = next;
     }
+}
+
+void gw_mailbox_free(struct gw_mailbox *mb, gw_mailbox_item_fn *drop, void *ud)
+{
+    if (!mb)
+        return;
+    drop_all(mb->head, drop, ud);
+    drop_all(mb->given_back, drop, ud);
     pthread_cond_destroy(&mb->not_full);
     pthread_mutex_destroy(&mb->lock);
     free(mb);
@@ -116,6 +127,25 @@ size_t gw_mailbox_drain(struct gw_mailbox *mb, gw_mailbox_item_fn *fn, void *ud)
         m = next;
     }
     return n;
+}
+
+void gw_mailbox_give_back(struct gw_mailbox *mb, struct gw_mail *head, struct gw_mail *tail)
+{
+    if (!head)
+        return;
+    pthread_mutex_lock(&mb->lock);
+    tail->next = mb->given_back;
+    mb->given_back = head;
+    pthread_mutex_unlock(&mb->lock);
+}
+
+struct gw_mail *gw_mailbox_take_back(struct gw_mailbox *mb)
+{
+    pthread_mutex_lock(&mb->lock);
+    struct gw_mail *m = mb->given_back;
+    mb->given_back = NULL;
+    pthread_mutex_unlock(&mb->lock);
+    return m;
 }
 
 void gw_mailbox_close(struct gw_mailbox *mb)

@@ -637,17 +637,10 @@ static enum gw_notice_status take_user_of(const bson_t *doc, const char *field,
 /* Called after the whole document converted, so rendering one of its values cannot fail. */
 static void take_id(const bson_iter_t *id, struct gw_notice *out)
 {
-    struct gw_buf b = GW_BUF_INIT;
-    if (BSON_ITER_HOLDS_OID(id)) {
-        bson_oid_to_string(bson_iter_oid(id), gw_buf_reserve(&b, 24));
-        b.len = 24;
-    } else {
-        struct conv c = {&b, 0, 0, false, NULL};
-        bson_iter_t copy = *id;
-        int rc = conv_value(&c, &copy, 1);
-        GW_ASSERT(rc == 0);
-    }
-    out->id = gw_buf_steal(&b, &out->id_len);
+    if (!BSON_ITER_HOLDS_OID(id))
+        return;
+    bson_oid_to_string(bson_iter_oid(id), out->id);
+    out->id_len = 24;
 }
 
 /* The ObjectId says when the insert happened to the second; a createdAt Date in that second or
@@ -766,14 +759,10 @@ build_document(const struct key *ev, const struct gw_notice_options *opt, struct
     bool insert = out->kind == GW_NOTICE_INSERT;
     if (insert && !k[1].hits)
         return GW_NOTICE_NO_TYPE;
-    char hex[25];
-    bool oid = BSON_ITER_HOLDS_OID(&k[0].it);
-    if (oid)
-        bson_oid_to_string(bson_iter_oid(&k[0].it), hex);
-    if ((st = encode(&doc, opt, insert ? "" : ":update", insert && oid ? hex : NULL, out)) !=
-        GW_NOTICE_OK)
-        return st;
     take_id(&k[0].it, out);
+    if ((st = encode(&doc, opt, insert ? "" : ":update", insert && out->id_len ? out->id : NULL,
+                     out)) != GW_NOTICE_OK)
+        return st;
     out->inserted_at_ms = insert ? insert_time(&k[2], &k[0].it) : 0;
     return GW_NOTICE_OK;
 }
@@ -838,7 +827,6 @@ void gw_notice_clear(struct gw_notice *n)
 {
     if (n->msg)
         gw_msg_unref(n->msg);
-    free(n->id);
     memset(n, 0, sizeof(*n));
 }
 

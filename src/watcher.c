@@ -13,12 +13,14 @@
  * once here and stamped with the instant the event arrived (gw_msg.received_us), from which
  * each write to a socket measures the gateway's own share of the latency. Notices go through a
  * bounded mailbox to the loop thread; a full mailbox makes the watcher wait (back-pressure on
- * the stream, nothing dropped). Every notice carries a sequence number; the loop publishes the
- * last one it handed to the sockets (delivered_seq), and the watcher saves a token only once
- * everything before it was delivered. Saves are throttled (every SAVE_EVERY_EVENTS events or
- * SAVE_EVENTS_MS, and only every SAVE_QUIET_MS for the postBatchResumeToken of quiet periods,
- * since each save is itself an oplog write). A failed save keeps the token in memory and is
- * retried at the next chance.
+ * the stream, nothing dropped). The loop gives the spent mails back through the mailbox and
+ * the watcher reuses them: allocated on one thread and freed on the other, they missed both
+ * threads' malloc caches. The watcher frees its spares whenever the stream goes quiet. Every notice
+ * carries a sequence number; the loop publishes the last one it handed to the sockets
+ * (delivered_seq), and the watcher saves a token only once everything before it was delivered.
+ * Saves are throttled (every SAVE_EVERY_EVENTS events or SAVE_EVENTS_MS, and only every
+ * SAVE_QUIET_MS for the postBatchResumeToken of quiet periods, since each save is itself an oplog
+ * write). A failed save keeps the token in memory and is retried at the next chance.
  *
  * Unusable tokens (286 history lost, 260, 280, 9 and the malformed-token codes) are logged once,
  * dropped, and the stream restarts from now. Status for health lives in atomics; the latency
@@ -90,6 +92,7 @@ struct gw_watcher {
     bson_t *token;         /* last token read from the stream (or loaded), NULL = from now */
     bool token_invalidate; /* token is an invalidate event's: reopen with startAfter */
     bson_t *saved_token;   /* what was last written, to skip identical saves */
+    struct gw_mail *spare; /* mails the loop gave back, for the next notices */
     uint64_t pushed_seq;   /* last notice pushed */
     uint64_t token_seq;    /* notices pushed before `token` was read */
     uint64_t events_since_save;
@@ -279,9 +282,34 @@ static void reset_token(struct gw_watcher *w, const char *why)
 
 /* ---- events ---------------------------------------------------------------------------- */
 
+/* A mail for the next notice: a spent one if the loop gave any back, else a new one. */
+static struct notice_mail *new_mail(struct gw_watcher *w)
+{
+    if (!w->spare)
+        w->spare = gw_mailbox_take_back(w->mailbox);
+    if (!w->spare)
+        return gw_malloc(sizeof(struct notice_mail));
+    struct gw_mail *m = w->spare;
+    w->spare = m->next;
+    return (struct notice_mail *)m;
+}
+
+/* Quiet stream: spares would only hold memory until the next burst. */
+static void free_spares(struct gw_watcher *w)
+{
+    struct gw_mail *lists[] = {w->spare, gw_mailbox_take_back(w->mailbox)};
+    w->spare = NULL;
+    for (size_t i = 0; i < GW_ARRAY_SIZE(lists); i++) {
+        for (struct gw_mail *m = lists[i], *next; m; m = next) {
+            next = m->next;
+            free(m);
+        }
+    }
+}
+
 static void push_notice(struct gw_watcher *w, struct gw_notice *n)
 {
-    struct notice_mail *m = gw_calloc(1, sizeof(*m));
+    struct notice_mail *m = new_mail(w);
     uint64_t seq = w->pushed_seq + 1; /* m belongs to the loop thread once pushed */
     m->seq = seq;
     m->notice = *n;
@@ -458,6 +486,8 @@ static enum outcome watch(struct gw_watcher *w, uint64_t *healthy_since)
         } else if (mongoc_change_stream_error_document(cs, &err, &reply)) {
             out = stream_failed(w, &err);
             goto done;
+        } else {
+            free_spares(w); /* a getMore waited maxAwaitTimeMS for nothing */
         }
         remember_token(w, cs);
         maybe_save(w, false);
@@ -594,6 +624,7 @@ void gw_watcher_free(struct gw_watcher *w)
         return;
     gw_watcher_request_stop(w);
     pthread_join(w->thread, NULL);
+    free_spares(w);
     gw_mailbox_free(w->mailbox, free_mail, NULL);
     bson_destroy(w->token);
     bson_destroy(w->saved_token);
@@ -609,6 +640,7 @@ struct dispatch_ctx {
     struct gw_watcher *w;
     struct gw_gateway *gw;
     uint64_t last_seq;
+    struct gw_mail *spent, *spent_tail; /* emptied mails, given back after the batch */
 };
 
 static void record_latency(struct gw_watcher *w, uint64_t inserted_at_ms)
@@ -633,13 +665,17 @@ static void dispatch_one(struct gw_mail *mail, void *ud)
     }
     d->last_seq = m->seq;
     gw_notice_clear(n);
-    free(m);
+    mail->next = d->spent;
+    d->spent = mail;
+    if (!d->spent_tail)
+        d->spent_tail = mail;
 }
 
 void gw_watcher_dispatch(struct gw_watcher *w, struct gw_gateway *gw)
 {
-    struct dispatch_ctx d = {w, gw, 0};
+    struct dispatch_ctx d = {w, gw, 0, NULL, NULL};
     size_t n = gw_mailbox_drain(w->mailbox, dispatch_one, &d);
+    gw_mailbox_give_back(w->mailbox, d.spent, d.spent_tail);
     if (n) {
         atomic_store(&w->delivered_seq, d.last_seq);
         gw_hist_observe(&w->batches, n);

@@ -36,6 +36,14 @@ int gw_mailbox_push(struct gw_mailbox *mb, struct gw_mail *m, int timeout_ms);
 /* Takes every queued item, in push order, and calls fn on each outside the lock (fn owns the
  * item). Returns how many. */
 size_t gw_mailbox_drain(struct gw_mailbox *mb, gw_mailbox_item_fn *fn, void *ud);
+/* Consumer: hands spent items back for the producer to reuse, so the producer's next records
+ * need no allocation and the consumer no free: memory allocated on one thread and freed on
+ * another misses both threads' malloc caches. head..tail is a list linked through next (its
+ * items' contents are the caller's to have released); one lock for the whole list. */
+void gw_mailbox_give_back(struct gw_mailbox *mb, struct gw_mail *head, struct gw_mail *tail);
+/* Producer: takes every item handed back, as a NULL-terminated list (ownership moves), or NULL.
+ * Items still handed back when the mailbox is freed go to its drop function. */
+struct gw_mail *gw_mailbox_take_back(struct gw_mailbox *mb);
 /* Refuses further pushes and wakes a waiting producer. */
 void gw_mailbox_close(struct gw_mailbox *mb);
 size_t gw_mailbox_length(struct gw_mailbox *mb);

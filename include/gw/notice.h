@@ -100,10 +100,11 @@ struct gw_notice {
     char user_id[GW_NOTICE_MAX_USER_ID_LEN + 1]; /* NUL-terminated; an ObjectId user becomes its
                                                     24-hex string, the JWT sub such a user has */
     size_t user_id_len;
-    struct gw_msg *msg; /* owned: one reference to 42["<event>",<fullDocument JSON>] */
-    char *id;           /* owned, NUL-terminated: fullDocument._id as 24 hex digits when it is an
-                           ObjectId, else its JSON text (a string _id keeps its quotes) */
-    size_t id_len;
+    struct gw_msg *msg;     /* owned: one reference to 42["<event>",<fullDocument JSON>] */
+    char id[25];            /* the notification's _id as 24 lowercase hex digits when it is an
+                               ObjectId, else "": only an ObjectId serves as the recovery offset and
+                               the catch-up position, so no other _id is rendered here */
+    size_t id_len;          /* 24 or 0 */
     int64_t inserted_at_ms; /* wall clock of the insert, ms since the epoch: a positive
                                createdAt Date when it is not before the ObjectId time of _id
                                (whole seconds), else that ObjectId time, else 0 */
@@ -121,7 +122,7 @@ int gw_notice_bson_to_json(const bson_t *doc, struct gw_buf *out, char *err);
 enum gw_notice_status gw_notice_build(const bson_t *change, const struct gw_notice_options *opt,
                                       struct gw_notice *out);
 
-/* Releases what n owns (the message reference, id) and empties it; n may be cleared again.
+/* Releases what n owns (the message reference) and empties it; n may be cleared again.
  * Does not free n itself. */
 void gw_notice_clear(struct gw_notice *n);
 

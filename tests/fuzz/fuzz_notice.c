@@ -56,7 +56,7 @@ static void check_build(const bson_t *doc)
     GW_ASSERT(gw_notice_strerror(st) != NULL);
     if (st == GW_NOTICE_OK) {
         GW_ASSERT(n.user_id_len > 0 && strlen(n.user_id) == n.user_id_len);
-        GW_ASSERT(n.id != NULL && strlen(n.id) == n.id_len);
+        GW_ASSERT((n.id_len == 0 || n.id_len == 24) && strlen(n.id) == n.id_len);
         const char *p = gw_msg_payload(n.msg);
         GW_ASSERT(n.msg->len >= 2 && p[0] == '4' && p[1] == '2');
         json_t *j = parse(p + 2, n.msg->len - 2);
