@@ -88,9 +88,13 @@ static void deadline_in(struct timespec *ts, int ms)
 int gw_mailbox_push(struct gw_mailbox *mb, struct gw_mail *m, int timeout_ms)
 {
     struct timespec until;
-    deadline_in(&until, timeout_ms);
+    bool waited = false;
     pthread_mutex_lock(&mb->lock);
     while (mb->len >= mb->capacity && !mb->closed) {
+        if (!waited) { /* a clock read only when it must wait, not on every push */
+            deadline_in(&until, timeout_ms);
+            waited = true;
+        }
         if (pthread_cond_timedwait(&mb->not_full, &mb->lock, &until) == ETIMEDOUT)
             break;
     }

@@ -260,8 +260,12 @@ static void remember_token(struct gw_watcher *w, mongoc_change_stream_t *cs)
         return;
     if (w->token && bson_equal(w->token, t))
         return;
-    bson_destroy(w->token);
-    w->token = bson_copy(t);
+    if (w->token) { /* every event brings a token: keep the buffer rather than reallocate */
+        bson_reinit(w->token);
+        bson_concat(w->token, t);
+    } else {
+        w->token = bson_copy(t);
+    }
     w->token_invalidate = false;
     w->token_seq = w->pushed_seq;
 }
