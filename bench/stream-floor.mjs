@@ -8,6 +8,7 @@
 // timeout, with the number that did).
 import { MongoClient } from "mongodb";
 import { parseArgs } from "node:util";
+import { wallClockUs } from "./lib/measure.mjs";
 
 const { values: opt } = parseArgs({
     options: {
@@ -24,15 +25,6 @@ if (!opt.uri || !Number.isInteger(expect) || expect < 1) {
     process.exit(2);
 }
 
-// The same wall clock in microseconds as insert.mjs: Date.now() anchored at a tick edge plus
-// the monotonic clock, so the two processes' clocks agree to a few microseconds.
-function wallClockUs() {
-    const start = Date.now();
-    let ms;
-    while ((ms = Date.now()) === start);
-    const anchor = process.hrtime.bigint();
-    return () => ms * 1000 + Number((process.hrtime.bigint() - anchor) / 1000n);
-}
 const nowUs = wallClockUs();
 
 const client = new MongoClient(opt.uri);

@@ -1,5 +1,6 @@
 // measure.mjs -- what bench/run.mjs and bench/ceiling/handshake-ceiling.mjs measure the same
-// way: a process's CPU from /proc, each core's busy share, a window over both, the median.
+// way: a process's CPU from /proc, each core's busy share, a window over both, the median; and
+// the wall clock in microseconds that insert.mjs and stream-floor.mjs stamp and read.
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 
@@ -12,6 +13,22 @@ export function cpuSeconds(pid) {
     const s = readFileSync(`/proc/${pid}/stat`, "utf8");
     const f = s.slice(s.lastIndexOf(")") + 2).split(" ");
     return (Number(f[11]) + Number(f[12])) / TICK; // utime, stime (fields 14, 15)
+}
+
+// Wall-clock microseconds (the clock gw-loadgen reads with CLOCK_REALTIME), as a function:
+// Date.now() has only milliseconds, so the monotonic clock is anchored at the instant Date.now()
+// ticks. An anchor taken after a preemption between the tick and the read is late, which makes
+// every later reading early by as much (on the busy load core, a p50 came out negative), and
+// can never be early: of several anchors the latest-reading one, the largest offset, is kept.
+export function wallClockUs(anchors = 8) {
+    let offset = -Infinity;
+    for (let i = 0; i < anchors; i++) {
+        const start = Date.now();
+        let ms;
+        while ((ms = Date.now()) === start);
+        offset = Math.max(offset, ms * 1000 - Number(process.hrtime.bigint() / 1000n));
+    }
+    return () => offset + Number(process.hrtime.bigint() / 1000n);
 }
 
 // Busy and total jiffies of every core, by core number.

@@ -19,6 +19,7 @@
 // gw-loadgen --expect-per-user). Prints one JSON summary line on stdout.
 import { MongoClient } from "mongodb";
 import { parseArgs } from "node:util";
+import { wallClockUs } from "../lib/measure.mjs";
 
 const { values: opt } = parseArgs({
     options: {
@@ -52,14 +53,6 @@ if (opt["sent-at"] !== "actual" && opt["sent-at"] !== "scheduled") {
 }
 const scheduled = opt["sent-at"] === "scheduled";
 
-// Wall-clock microseconds: anchor the monotonic clock at the instant Date.now() ticks.
-function wallClockUs() {
-    const start = Date.now();
-    let ms;
-    while ((ms = Date.now()) === start);
-    const anchor = process.hrtime.bigint();
-    return () => ms * 1000 + Number((process.hrtime.bigint() - anchor) / 1000n);
-}
 const nowUs = wallClockUs();
 
 const client = new MongoClient(opt.uri, { serverSelectionTimeoutMS: 5000 });
