@@ -7,8 +7,10 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { after, before, describe, test } from "node:test";
+import { io } from "socket.io-client";
 
 import { collect, startStack, until } from "./lib/stack.mjs";
+import { hsToken } from "./lib/tokens.mjs";
 
 /** The gateway's side of one client connection, as ss reports it: segments and bytes sent. */
 function serverSide(gwPort, clientPort) {
@@ -33,8 +35,15 @@ describe("WebSocket writes", () => {
     test("a backlog for one socket goes out one whole write per send", async () => {
         const N = 12;
         const BODY = "x".repeat(1400);
-        const socket = await st.connect("writes-backlog", ["websocket"]);
+        const socket = io(st.gw.url, { auth: { token: hsToken("writes-backlog") },
+                                       transports: ["websocket"], reconnection: false,
+                                       forceNew: true });
+        st.closeables.push(socket);
         const got = collect(socket);
+        const syncs = collect(socket, "sync");
+        // The sync event follows the connect once catch-up has read the store: counting starts
+        // after it, so that only the backlog's frames are counted.
+        await until(() => syncs.length === 1, 10000, () => "the sync event");
         const clientPort = socket.io.engine.transport.ws._socket.localPort;
         assert.ok(clientPort > 0, "the client's local port");
         const s0 = serverSide(st.gw.port, clientPort);
