@@ -10,8 +10,9 @@ JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 APT_PACKAGES := build-essential cmake pkg-config libwebsockets-dev libwebsockets-evlib-ev \
 	libev-dev libmongoc-dev libbson-dev libjansson-dev libssl-dev openssl nodejs npm
 # Only the tests need these: Debian's chromium for the demo's browser test (never a
-# browser downloaded by npm), valgrind for `make test-valgrind`.
-TEST_APT_PACKAGES := chromium valgrind
+# browser downloaded by npm), valgrind for `make test-valgrind`, iproute2 for the `ss` with
+# which ws-writes.test.mjs counts a connection's TCP segments (minimal images lack it).
+TEST_APT_PACKAGES := chromium valgrind iproute2
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 

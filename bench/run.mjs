@@ -972,16 +972,18 @@ function rows() {
     return r;
 }
 
+// A number as the summary prints it: rounded, with thousands separators.
+const int = (x) => Math.round(x).toLocaleString("en-US");
+
 function fmt(f) {
     if (f.median === null) return "n/a";
-    const v = (x) => (Math.abs(x) >= 100 ? Math.round(x).toLocaleString("en-US") : String(x));
+    const v = (x) => (Math.abs(x) >= 100 ? int(x) : String(x));
     let s = v(f.median);
     if (rounds > 1 && f.min !== f.max) s += ` (${v(f.min)}–${v(f.max)})`;
     if (f.invalid) s = `**INVALID** ${s} (${f.invalid.map((p) => JSON.stringify(p)).join("; ")})`;
     return s;
 }
 
-const int = (x) => Math.round(x).toLocaleString("en-US");
 // One write-ceiling measurement as the summary prints it.
 const writesText = (c) => `${int(c.writesPerSecond)} writes/s (${c.usPerWrite} us CPU each)`;
 const shuffledText = (c) => (c ? ` In a random socket order: ${writesText(c)}.` : "");
@@ -1016,7 +1018,7 @@ function summarize(meta, results) {
                                             : f.peer.median / f.gateway.median;
         return { ...row, figures: f, gatewayAdvantage: ratio === null ? null : round(ratio, 2) };
     });
-    const ceil = meta.ceiling.map((c) => `${c.sockets.toLocaleString("en-US")} sockets: ${writesText(c)}`);
+    const ceil = meta.ceiling.map((c) => `${int(c.sockets)} sockets: ${writesText(c)}`);
     const floorText = floors.length
         ? Object.keys(floors[0]).map((rate) => {
               const f = (q) => median(floors.map((x) => x[rate]?.latencyUs[q]));
@@ -1034,7 +1036,7 @@ function summarize(meta, results) {
         "",
         `Raw write() ceiling (120-byte frames, one core): ${ceil.join("; ")}.`,
         "",
-        ...(meta.ceilingShuffled ? [`The same writes to the ${meta.ceilingShuffled.sockets.toLocaleString("en-US")} ` +
+        ...(meta.ceilingShuffled ? [`The same writes to the ${int(meta.ceilingShuffled.sockets)} ` +
             `sockets in a fixed random order instead of their accept order (the order the kernel ` +
             `allocated them in, the kindest to caches and TLB; a server writes in whatever order its ` +
             `users' notifications come): ` +
@@ -1043,7 +1045,7 @@ function summarize(meta, results) {
         ...(meta.ceilingViaPoll ? [`The same writes each after an epoll round trip (EPOLLOUT asked ` +
             `for, epoll_wait, write, EPOLLOUT dropped: the least a writable-callback loop such as ` +
             `lws's pays when each write goes to another socket), ` +
-            `${meta.ceilingViaPoll.sockets.toLocaleString("en-US")} sockets: ` +
+            `${int(meta.ceilingViaPoll.sockets)} sockets: ` +
             `${writesText(meta.ceilingViaPoll)}, ${vsRaw(meta.ceilingViaPoll.writesPerSecond)}x the raw ` +
             `rate: what any such server reaches at most when each write goes to a socket with nothing ` +
             `else queued, before the change event and everything else.` +
@@ -1059,7 +1061,7 @@ function summarize(meta, results) {
         ...(hsText ? [`Handshake ceiling (handshake-ceiling: the same exchange by the thinnest server, no ` +
                       `JWT check, one core, against d's generator; median of rounds): ${hsText}.`, ""] : []),
         ...(scUs ? [`Stream ceiling (stream-ceiling on the server's core: mongoc reading b's ` +
-            `${P.max[0].users} x 1 backlog, ${(P.max[0].rate * P.max[0].seconds).toLocaleString("en-US")} ` +
+            `${P.max[0].users} x 1 backlog, ${int(P.max[0].rate * P.max[0].seconds)} ` +
             `change events, each one's userId found, nothing else; median of rounds): ${scUs} us CPU per ` +
             `event (${sc.map((x) => x.usPerEvent).join(", ")}).` +
             (bound ? ` A server that reads its events with mongoc and makes one write per delivery ` +

@@ -8,7 +8,7 @@ import { readFileSync, readdirSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
 import { io } from "socket.io-client";
 
-import { collect, openSseStream, startStack, until } from "./lib/stack.mjs";
+import { collect, insertWhileStopped, openSseStream, startStack, until } from "./lib/stack.mjs";
 import { hsToken } from "./lib/tokens.mjs";
 
 const METRIC = "notify_gateway_dispatch_latency_seconds";
@@ -178,14 +178,8 @@ describe("dispatch latency metric", () => {
         const replies = (s) => s.waited.replies.map((n, i) => n + s.ready.replies[i]);
         const s0 = await stats();
         const taken0 = await taken();
-        // Stopped, the gateway cannot ask between inserts: the whole backlog is there at once.
-        process.kill(gw.proc.pid, "SIGSTOP");
-        try {
-            await admin.notifications.insertMany(
-                Array.from({ length: N }, (_, i) => ({ userId: "backlog-nobody", type: "t", seq: i })));
-        } finally {
-            process.kill(gw.proc.pid, "SIGCONT");
-        }
+        await insertWhileStopped(gw, admin.notifications,
+            Array.from({ length: N }, (_, i) => ({ userId: "backlog-nobody", type: "t", seq: i })));
         await untilTaken(taken0 + N);
         assert.equal(await taken(), taken0 + N, "every event of the backlog, once");
         const s1 = await stats();

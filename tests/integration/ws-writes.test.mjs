@@ -9,7 +9,7 @@ import { execFileSync } from "node:child_process";
 import { after, before, describe, test } from "node:test";
 import { io } from "socket.io-client";
 
-import { collect, startStack, until } from "./lib/stack.mjs";
+import { collect, insertWhileStopped, startStack, until } from "./lib/stack.mjs";
 import { hsToken } from "./lib/tokens.mjs";
 
 /** The gateway's side of one client connection, as ss reports it: segments and bytes sent. */
@@ -47,14 +47,9 @@ describe("WebSocket writes", () => {
         const clientPort = socket.io.engine.transport.ws._socket.localPort;
         assert.ok(clientPort > 0, "the client's local port");
         const s0 = serverSide(st.gw.port, clientPort);
-        // Stopped, the gateway takes the whole backlog at once, so its frames queue together.
-        process.kill(st.gw.proc.pid, "SIGSTOP");
-        try {
-            await st.admin.notifications.insertMany(Array.from(
-                { length: N }, (_, i) => ({ userId: "writes-backlog", type: "t", seq: i, body: BODY })));
-        } finally {
-            process.kill(st.gw.proc.pid, "SIGCONT");
-        }
+        // One backlog: the gateway takes it at once, so its frames queue together.
+        await insertWhileStopped(st.gw, st.admin.notifications, Array.from(
+            { length: N }, (_, i) => ({ userId: "writes-backlog", type: "t", seq: i, body: BODY })));
         await until(() => got.length === N, 10000, () => `${got.length} of ${N} notifications`);
         assert.deepEqual(got.map((n) => n.seq), [...Array(N).keys()], "all of them, in order");
         const s1 = serverSide(st.gw.port, clientPort);

@@ -130,6 +130,19 @@ export async function startStack(extra = {}) {
     };
 }
 
+/**
+ * Inserts docs into `collection` while the gateway is stopped (SIGSTOP): it cannot ask between
+ * the inserts, so the whole batch is waiting for it as one backlog when it continues.
+ */
+export async function insertWhileStopped(gw, collection, docs) {
+    process.kill(gw.proc.pid, "SIGSTOP");
+    try {
+        await collection.insertMany(docs);
+    } finally {
+        process.kill(gw.proc.pid, "SIGCONT");
+    }
+}
+
 /** The admin backend: the official driver on the notifications collection. */
 export async function adminClient(uri, db = "test") {
     const client = new MongoClient(uri, { serverSelectionTimeoutMS: 5000 });
