@@ -34,6 +34,7 @@ struct gw_mailbox {
     struct gw_mail *given_back; /* spent items for the producer, linked through next */
     size_t len, capacity;
     bool closed;
+    bool wake_owed; /* producer only: a deferred push found the mailbox empty */
     gw_mailbox_wake_fn *wake;
     void *ud;
 };
@@ -85,11 +86,16 @@ static void deadline_in(struct timespec *ts, int ms)
     }
 }
 
-int gw_mailbox_push(struct gw_mailbox *mb, struct gw_mail *m, int timeout_ms)
+static int push(struct gw_mailbox *mb, struct gw_mail *m, int timeout_ms, bool defer)
 {
     struct timespec until;
     bool waited = false;
     pthread_mutex_lock(&mb->lock);
+    if (mb->len >= mb->capacity && mb->wake_owed) { /* the consumer must hear of it to drain */
+        pthread_mutex_unlock(&mb->lock);
+        gw_mailbox_flush(mb);
+        pthread_mutex_lock(&mb->lock);
+    }
     while (mb->len >= mb->capacity && !mb->closed) {
         if (!waited) { /* a clock read only when it must wait, not on every push */
             deadline_in(&until, timeout_ms);
@@ -111,9 +117,29 @@ int gw_mailbox_push(struct gw_mailbox *mb, struct gw_mail *m, int timeout_ms)
     mb->tail = m;
     mb->len++;
     pthread_mutex_unlock(&mb->lock);
-    if (was_empty)
+    if (was_empty && defer)
+        mb->wake_owed = true;
+    else if (was_empty)
         mb->wake(mb->ud);
     return 0;
+}
+
+int gw_mailbox_push(struct gw_mailbox *mb, struct gw_mail *m, int timeout_ms)
+{
+    return push(mb, m, timeout_ms, false);
+}
+
+int gw_mailbox_push_deferred(struct gw_mailbox *mb, struct gw_mail *m, int timeout_ms)
+{
+    return push(mb, m, timeout_ms, true);
+}
+
+void gw_mailbox_flush(struct gw_mailbox *mb)
+{
+    if (!mb->wake_owed)
+        return;
+    mb->wake_owed = false;
+    mb->wake(mb->ud);
 }
 
 size_t gw_mailbox_drain(struct gw_mailbox *mb, gw_mailbox_item_fn *fn, void *ud)

@@ -189,6 +189,23 @@ describe("dispatch latency metric", () => {
         assert.ok(grew[10] >= 2, `the backlog came in full replies of 513-1,024 (${grew})`);
     });
 
+    // The watcher wakes the loop when it is about to wait for the network or every 256
+    // notices, not at the first notice of each run: woken at the first, the loop took one or
+    // two notices per wake-up (watcher.c, bench/README.md, scenario e).
+    test("a backlog is handed to the loop in runs, not one notice per wake-up", async () => {
+        const N = 2500;
+        const b0 = await scrape(gw.url, BATCH, BATCH_BOUNDS);
+        const taken0 = await taken();
+        await insertWhileStopped(gw, admin.notifications,
+            Array.from({ length: N }, (_, i) => ({ userId: "runs-nobody", type: "t", seq: i })));
+        await untilTaken(taken0 + N);
+        const b1 = await scrape(gw.url, BATCH, BATCH_BOUNDS);
+        assert.equal(b1.sum - b0.sum, N, "every notification in some batch");
+        const batches = b1.count - b0.count;
+        // 3 replies (at most 1,000 events each), each cut at 256: about 12 wake-ups
+        assert.ok(batches >= 1 && batches <= 40, `${batches} wake-ups for ${N} notifications`);
+    });
+
     // Below the loop's priority the watcher falls behind under a backlog, each wake-up brings
     // fewer notices, and each socket write carries fewer frames (watcher.c, bench/README.md).
     test("the watcher thread runs at the loop thread's priority", () => {

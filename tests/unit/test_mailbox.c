@@ -1,8 +1,8 @@
 /* Unit tests for the watcher -> loop mailbox: order and completeness across threads, wakes
- * only on empty -> non-empty, the bound (a full mailbox makes the producer wait, never drops),
- * close releasing a waiting producer, free handing leftovers to the drop callback, and spent
- * items given back to the producer and reused.
- * Run under ThreadSanitizer in CI (make test-tsan). */
+ * only on empty -> non-empty (at the producer's flush for deferred pushes), the bound (a full
+ * mailbox makes the producer wait, never drops), close releasing a waiting producer, free handing
+ * leftovers to the drop callback, and spent items given back to the producer and reused. Run under
+ * ThreadSanitizer in CI (make test-tsan). */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -103,6 +103,111 @@ static void test_wakes_only_on_empty_to_nonempty(void)
     CHECK_INT_EQ(gw_mailbox_drain(w.mb, take, &w), 1);
     CHECK_INT_EQ(w.out_of_order, 0);
     gw_mailbox_free(w.mb, NULL, NULL);
+}
+
+/* A deferred push owes its wake until the producer flushes: one wake per run of pushes, none
+ * for a flush that owes nothing. */
+static void test_deferred_wake_waits_for_flush(void)
+{
+    struct world w = {0};
+    w.mb = gw_mailbox_new(16, wake, &w);
+    gw_mailbox_flush(w.mb);
+    CHECK_INT_EQ(atomic_load(&w.wakes), 0);
+    for (int i = 0; i < 5; i++) {
+        struct item *it = gw_malloc(sizeof(*it));
+        it->seq = i;
+        CHECK_INT_EQ(gw_mailbox_push_deferred(w.mb, &it->mail, 0), 0);
+    }
+    CHECK_INT_EQ(atomic_load(&w.wakes), 0);
+    gw_mailbox_flush(w.mb);
+    CHECK_INT_EQ(atomic_load(&w.wakes), 1);
+    gw_mailbox_flush(w.mb);
+    CHECK_INT_EQ(atomic_load(&w.wakes), 1);
+    CHECK_INT_EQ(gw_mailbox_drain(w.mb, take, &w), 5);
+    struct item *it = gw_malloc(sizeof(*it));
+    it->seq = 5;
+    CHECK_INT_EQ(gw_mailbox_push_deferred(w.mb, &it->mail, 0), 0);
+    CHECK_INT_EQ(atomic_load(&w.wakes), 1);
+    gw_mailbox_flush(w.mb);
+    CHECK_INT_EQ(atomic_load(&w.wakes), 2);
+    CHECK_INT_EQ(gw_mailbox_drain(w.mb, take, &w), 1);
+    CHECK_INT_EQ(w.out_of_order, 0);
+    gw_mailbox_free(w.mb, NULL, NULL);
+}
+
+/* The consumer drains only when woken. A deferred push that finds the mailbox full must wake
+ * it before waiting, or it waits out its timeout for a drain that never comes. */
+struct woken_consumer {
+    struct gw_mailbox *mb;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int pending, stop;
+    long received;
+};
+
+static void wake_consumer(void *ud)
+{
+    struct woken_consumer *c = ud;
+    pthread_mutex_lock(&c->lock);
+    c->pending++;
+    pthread_cond_signal(&c->cond);
+    pthread_mutex_unlock(&c->lock);
+}
+
+static void count_and_free(struct gw_mail *m, void *ud)
+{
+    ((struct woken_consumer *)ud)->received++;
+    free(m);
+}
+
+static void *consume_when_woken(void *arg)
+{
+    struct woken_consumer *c = arg;
+    pthread_mutex_lock(&c->lock);
+    while (!c->stop) {
+        if (!c->pending) {
+            pthread_cond_wait(&c->cond, &c->lock);
+            continue;
+        }
+        c->pending = 0;
+        pthread_mutex_unlock(&c->lock);
+        gw_mailbox_drain(c->mb, count_and_free, c);
+        pthread_mutex_lock(&c->lock);
+    }
+    pthread_mutex_unlock(&c->lock);
+    return NULL;
+}
+
+static void test_deferred_push_into_full_wakes_first(void)
+{
+    struct woken_consumer c = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+    c.mb = gw_mailbox_new(4, wake_consumer, &c);
+    pthread_t t;
+    pthread_create(&t, NULL, consume_when_woken, &c);
+    int failures = 0;
+    uint64_t t0 = gw_now_ms();
+    for (int i = 0; i < 1000; i++) {
+        struct item *it = gw_malloc(sizeof(*it));
+        it->seq = i;
+        if (gw_mailbox_push_deferred(c.mb, &it->mail, 2000) < 0) {
+            failures++; /* each further one would wait out its timeout too */
+            free(it);
+            break;
+        }
+    }
+    uint64_t took = gw_now_ms() - t0;
+    gw_mailbox_flush(c.mb);
+    while (gw_mailbox_length(c.mb))
+        sleep_us(1000);
+    pthread_mutex_lock(&c.lock);
+    c.stop = 1;
+    pthread_cond_signal(&c.cond);
+    pthread_mutex_unlock(&c.lock);
+    pthread_join(t, NULL);
+    CHECK_INT_EQ(failures, 0);
+    CHECK(took < 2000); /* no push sat out its timeout */
+    CHECK_INT_EQ(c.received, 1000);
+    gw_mailbox_free(c.mb, NULL, NULL);
 }
 
 static void test_bound_keeps_ownership_with_the_producer(void)
@@ -274,6 +379,8 @@ int main(void)
 {
     RUN(test_order_across_threads);
     RUN(test_wakes_only_on_empty_to_nonempty);
+    RUN(test_deferred_wake_waits_for_flush);
+    RUN(test_deferred_push_into_full_wakes_first);
     RUN(test_bound_keeps_ownership_with_the_producer);
     RUN(test_close_releases_a_waiting_producer);
     RUN(test_free_drops_leftovers);
