@@ -352,6 +352,16 @@ static void heartbeat_started(const mongoc_apm_server_heartbeat_started_t *e)
     flush_notices(mongoc_apm_server_heartbeat_started_get_context(e));
 }
 
+/* Watcher thread, at its start: the hooks run on the thread that sends the command. */
+static void hook_commands(struct gw_watcher *w)
+{
+    mongoc_apm_callbacks_t *apm = mongoc_apm_callbacks_new();
+    mongoc_apm_set_command_started_cb(apm, command_started);
+    mongoc_apm_set_server_heartbeat_started_cb(apm, heartbeat_started);
+    mongoc_client_set_apm_callbacks(w->client, apm, w);
+    mongoc_apm_callbacks_destroy(apm);
+}
+
 static void push_notice(struct gw_watcher *w, struct gw_notice *n)
 {
     struct notice_mail *m = new_mail(w);
@@ -574,6 +584,7 @@ static void finish(struct gw_watcher *w)
 static void *run(void *arg)
 {
     struct gw_watcher *w = arg;
+    hook_commands(w);
     uint64_t backoff = BACKOFF_FIRST_MS, healthy_since = 0;
     bool loaded = false;
 
@@ -603,6 +614,9 @@ static void *run(void *arg)
         backoff = GW_MIN(backoff * 2, (uint64_t)BACKOFF_CAP_MS);
     }
     finish(w);
+    /* The client outlives the thread, and destroying it sends a command (endSessions) on
+     * whichever thread frees the watcher: the hooks are this thread's only. */
+    mongoc_client_set_apm_callbacks(w->client, NULL, NULL);
     return NULL;
 }
 
@@ -636,11 +650,6 @@ struct gw_watcher *gw_watcher_start(const struct gw_config *cfg, void (*wake)(vo
     if (!w->client)
         goto fail;
     w->mailbox = gw_mailbox_new(MAILBOX_CAPACITY, wake, ud);
-    mongoc_apm_callbacks_t *apm = mongoc_apm_callbacks_new();
-    mongoc_apm_set_command_started_cb(apm, command_started);
-    mongoc_apm_set_server_heartbeat_started_cb(apm, heartbeat_started);
-    mongoc_client_set_apm_callbacks(w->client, apm, w);
-    mongoc_apm_callbacks_destroy(apm);
     gw_hist_init(&w->latency, latency_bounds_us, GW_WATCHER_LATENCY_BUCKETS);
     gw_hist_init(&w->batches, batch_bounds, GW_ARRAY_SIZE(batch_bounds));
     if (pthread_create(&w->thread, NULL, run, w) != 0) {
