@@ -7,9 +7,8 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { after, before, describe, test } from "node:test";
-import { io } from "socket.io-client";
 
-import { collect, insertWhileStopped, startStack, until } from "./lib/stack.mjs";
+import { collect, insertWhileStopped, openClient, startStack, until } from "./lib/stack.mjs";
 import { hsToken } from "./lib/tokens.mjs";
 
 /** The gateway's side of one client connection, as ss reports it: segments and bytes sent. */
@@ -35,9 +34,7 @@ describe("WebSocket writes", () => {
     test("a backlog for one socket goes out one whole write per send", async () => {
         const N = 12;
         const BODY = "x".repeat(1400);
-        const socket = io(st.gw.url, { auth: { token: hsToken("writes-backlog") },
-                                       transports: ["websocket"], reconnection: false,
-                                       forceNew: true });
+        const socket = openClient(st.gw.url, hsToken("writes-backlog"), { transports: ["websocket"] });
         st.closeables.push(socket);
         const got = collect(socket);
         const syncs = collect(socket, "sync");

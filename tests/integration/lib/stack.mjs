@@ -55,15 +55,21 @@ export async function waitWatching(url, timeoutMs = 10000) {
     throw new Error(`change stream not watching after ${timeoutMs} ms: ${JSON.stringify(last)}`);
 }
 
-/** Connects a stock socket.io-client and resolves once connected. */
-export function connectClient(url, token, { transports, ...opts } = {}) {
-    const socket = io(url, {
+/** A stock socket.io-client with the suite's options, returned at once (listeners added before
+ *  the connect see every event). */
+export function openClient(url, token, { transports, ...opts } = {}) {
+    return io(url, {
         auth: { token },
         transports: transports || ["polling", "websocket"],
         reconnection: false,
         forceNew: true,
         ...opts,
     });
+}
+
+/** Connects a stock socket.io-client and resolves once connected. */
+export function connectClient(url, token, opts = {}) {
+    const socket = openClient(url, token, opts);
     return new Promise((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error("connect timeout")), 5000);
         socket.once("connect", () => {
