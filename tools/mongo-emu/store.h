@@ -55,6 +55,10 @@ struct emu_coll {
     size_t live;
     struct emu_id_node **buckets; /* _id index: hash -> slot */
     size_t nbuckets;
+    /* While the index grows, the table it outgrew: its buckets from moved_upto on have not
+     * been moved into buckets yet (a few per insert, so no insert pays for the whole index). */
+    struct emu_id_node **old;
+    size_t nold, moved_upto;
 };
 
 /* Called after every oplog append (persistence); entry is borrowed for the call. */
