@@ -8,7 +8,7 @@
 // deliveries/s) and e (a change event's cost with nobody connected), then a once more at half
 // the deliveries/s that server reached at b's first shape (the latency target "at half the
 // maximum rate"), and stops both. The server is pinned to core 0; everything else
-// (mongo-emu, every gw-loadgen process, insert.mjs) to core 1, the same for both servers:
+// (mongo-emu, every gw-loadgen process, gw-insert) to core 1, the same for both servers:
 // mongo-emu is the input path, not the system under test, so it must not take the server's
 // core, and it gets the same core whichever server runs. Each scenario records the server's CPU
 // time (/proc/<pid>/stat) and both cores' busy share (/proc/stat), so a reader can see whether
@@ -57,6 +57,7 @@ const { values: opt } = parseArgs({
         shapes: { type: "string" },
         instructions: { type: "boolean", default: false },
         rates: { type: "string" },
+        "tick-us": { type: "string", default: "1000" },
     },
 });
 
@@ -93,12 +94,19 @@ if (opt.rates) {
     }
 }
 
+if (!(Number(opt["tick-us"]) >= 0)) {
+    console.error(`run.mjs: --tick-us wants a number of microseconds >= 0, got "${opt["tick-us"]}"`);
+    process.exit(2);
+}
+
 const bin = {
     gateway: opt["gateway-bin"] || join(opt.build, "notify-gateway"),
     emu: join(opt.build, "tools/mongo-emu/mongo-emu"),
     loadgen: join(opt.build, "bench/loadgen/gw-loadgen"),
     ceiling: join(opt.build, "bench/ceiling/write-ceiling"),
     streamCeiling: join(opt.build, "bench/ceiling/stream-ceiling"),
+    stallProbe: join(opt.build, "bench/ceiling/stall-probe"),
+    insert: join(opt.build, "bench/loadgen/gw-insert"),
 };
 for (const [k, p] of Object.entries(bin))
     if (!existsSync(p)) {
@@ -110,8 +118,24 @@ const log = (...a) => console.error(`[${new Date().toISOString().slice(11, 19)}]
 // ---- processes -----------------------------------------------------------------------------
 
 const live = new Set();
-function start(name, cmd, args, { cpu, env = {}, quiet = true } = {}) {
-    const child = spawn("taskset", ["-c", cpu, cmd, ...args], {
+// The input path (mongo-emu and gw-insert) runs at SCHED_FIFO priority 10 on the load core when
+// the runner may set it. Both use a small share of that core, but at normal priority the
+// generators beside them held them off it for 10-33 ms at a time (mongo-emu's own CPU in such a
+// stretch: 0.2-0.6 ms), and the events of that stretch then reached the server in one burst.
+// A deployment has its store on another machine; this keeps the shared core's clients from
+// shaping the input. The same for both servers; printed in the header and the JSON.
+const INPUT_RT = (() => {
+    try {
+        execFileSync("chrt", ["-f", "10", "true"], { stdio: "ignore" });
+        return true;
+    } catch {
+        return false;
+    }
+})();
+
+function start(name, cmd, args, { cpu, env = {}, quiet = true, rt = false } = {}) {
+    const rtArgs = rt && INPUT_RT ? ["-f", "10", "taskset"] : [];
+    const child = spawn(rtArgs.length ? "chrt" : "taskset", [...rtArgs, "-c", cpu, cmd, ...args], {
         env: { ...process.env, ...env },
         stdio: ["ignore", "pipe", "pipe"],
     });
@@ -241,13 +265,13 @@ function split(users, per, procs) {
 // inserter waits only on mongo-emu, never on the server under test, so a server stall cannot
 // hold inserts back and hide itself (no coordinated omission on the server's side).
 async function insert(ctx, { users, offset = 0, rate, seconds, sentAt = "actual" }) {
-    const p = start("insert.mjs", process.execPath,
-                    [join(here, "loadgen/insert.mjs"), "--uri", ctx.mongoUri, "--users", String(users),
-                     "--user-offset", String(offset), "--rate", String(rate),
-                     "--duration", String(seconds), "--sent-at", sentAt],
-                    { cpu: LOAD_CPU });
+    const p = start("gw-insert", bin.insert,
+                    ["--uri", ctx.mongoUri, "--users", String(users), "--user-offset", String(offset),
+                     "--rate", String(rate), "--duration", String(seconds), "--sent-at", sentAt,
+                     "--tick-us", opt["tick-us"]],
+                    { cpu: LOAD_CPU, rt: true });
     const r = await p.exited;
-    if (r.code !== 0) throw new Error(`insert.mjs exited ${r.code}: ${p.err.slice(-400)}`);
+    if (r.code !== 0) throw new Error(`gw-insert exited ${r.code}: ${p.err.slice(-400)}`);
     return JSON.parse(p.out.trim().split("\n").pop());
 }
 
@@ -280,7 +304,7 @@ const round = (x, d = 1) => (x === null || x === undefined ? null : Number(x.toF
 
 // A fresh mongo-emu on the load core at port; resolves once it listens.
 async function startEmu(port, args = []) {
-    const emu = start("mongo-emu", bin.emu, ["--port", String(port), ...args], { cpu: LOAD_CPU });
+    const emu = start("mongo-emu", bin.emu, ["--port", String(port), ...args], { cpu: LOAD_CPU, rt: true });
     try {
         await waitText(emu, /listening/, 5000);
     } catch (e) {
@@ -529,6 +553,8 @@ async function scenarioLatency(ctx, server, rates = P.latRates) {
         const r = await g.report();
         const win = w();
         const input = inputBatches(e0, await emuStreamStats(ctx));
+        log(`gw-insert at ${rate}/s: ${ins.batches} inserts, largest ${ins.largestBatch} documents, ` +
+            `slowest round trip ${ins.slowestInsertUs} us, ${ins.cpuSeconds} s CPU`);
         log(`${server.name}'s change stream at ${rate}/s: ` + ["waited", "ready"].map((k) =>
             `${input[k].replies} getMores that ${k === "waited" ? "waited" : "found events ready"} ` +
             `(mean ${input[k].meanEvents} events, ${input[k].over64} with > 64, largest <= ` +
@@ -845,6 +871,14 @@ function rsaVerify() {
              usPerVerify: round(1e6 / Number(f[4]), 2) };
 }
 
+// What the machine takes from the server's core: stall-probe spinning alone on it. A server
+// loses the same stretches at any moment of a run, and every delivery due in one is late by it.
+function stallProbe() {
+    const out = execFileSync("taskset", ["-c", SERVER_CPU, bin.stallProbe, "--seconds",
+                                         quick ? "3" : "10"]).toString();
+    return JSON.parse(out);
+}
+
 // ---- summary -------------------------------------------------------------------------------
 
 function pick(obj, path) {
@@ -1029,7 +1063,9 @@ function summarize(meta, results) {
         `# Benchmark results ${meta.date} (${meta.sha}${meta.dirty ? ", uncommitted changes" : ""})`,
         "",
         `Mode: ${quick ? "--quick (1 round, smaller counts)" : `full, ${rounds} rounds, median (range)`}; ` +
-        `server on core ${SERVER_CPU}, mongo-emu + generators + inserter on core ${LOAD_CPU}. ` +
+        `server on core ${SERVER_CPU}, mongo-emu + generators + inserter on core ${LOAD_CPU} ` +
+        `(the input path, mongo-emu and gw-insert every ${meta.input.tickUs} us, ` +
+        `${meta.input.realtime ? "at SCHED_FIFO 10" : "at normal priority (chrt not permitted)"}). ` +
         `Machine: ${meta.machine.cpu}, ${meta.machine.cores} cores, kernel ${meta.machine.kernel}, ` +
         `open-file hard limit ${meta.machine.nofileHard}, load average at start ${meta.machine.loadavg}.` +
         (opt["gateway-bin"] ? ` Gateway binary: ${opt["gateway-bin"]}.` : ""),
@@ -1055,6 +1091,13 @@ function summarize(meta, results) {
             `write when each socket has more queued, ` +
             `${writesText(meta.ceilingArmed)}, ${vsRaw(meta.ceilingArmed.writesPerSecond)}x the raw rate.` +
             shuffledText(meta.ceilingArmedShuffled), ""] : []),
+        ...(meta.stalls ? [`The server's core taken from a process spinning alone on it (stall-probe, ` +
+            `${meta.stalls.seconds} s): ${meta.stalls.gapsOverMs["1"]} times for more than 1 ms, ` +
+            `${meta.stalls.gapsOverMs["2"]} for more than 2 ms, ${meta.stalls.gapsOverMs["5"]} for more ` +
+            `than 5 ms, ${meta.stalls.gapsOverMs["10"]} for more than 10 ms; the longest ` +
+            `${meta.stalls.longestMs} ms. A server on that core loses the same stretches; at ` +
+            `the half maximum every delivery due in one is late by it, and the backlog takes longer ` +
+            `still to clear.`, ""] : []),
         ...(meta.rsaVerify ? [`RSA-${meta.rsaVerify.bits} verify on the server's core (openssl speed): ` +
             `${meta.rsaVerify.verifiesPerSecond.toLocaleString("en-US")}/s, ${meta.rsaVerify.usPerVerify} us ` +
             `each: the least an RS256 handshake costs on top of an HS256 one.`, ""] : []),
@@ -1109,6 +1152,7 @@ async function main() {
         date: new Date().toISOString(), sha: git("rev-parse", "--short", "HEAD"),
         dirty: git("status", "--porcelain", "--untracked-files=no").length > 0,
         mode: quick ? "quick" : "full", rounds, sizes: P,
+        input: { inserter: "gw-insert", tickUs: Number(opt["tick-us"]), realtime: INPUT_RT },
         machine: { cpu: cpus()[0].model, cores: cpus().length,
                    kernel: readFileSync("/proc/sys/kernel/osrelease", "utf8").trim(),
                    nofileHard: execFileSync("sh", ["-c", "ulimit -Hn"]).toString().trim(),
@@ -1136,6 +1180,12 @@ async function main() {
     log(`write() ceiling via poll at ${P.ceiling[0]} sockets: ` +
         `${Math.round(meta.ceilingViaPoll.writesPerSecond)}/s, with EPOLLOUT left on ` +
         `${Math.round(meta.ceilingArmed.writesPerSecond)}/s`);
+    if (only.has("a")) {
+        meta.stalls = stallProbe();
+        log(`the server's core taken from a spinning process: ${meta.stalls.gapsOverMs["2"]} times ` +
+            `for more than 2 ms, ${meta.stalls.gapsOverMs["5"]} for more than 5 ms in ` +
+            `${meta.stalls.seconds} s, the longest ${meta.stalls.longestMs} ms`);
+    }
     if (only.has("d")) {
         meta.rsaVerify = rsaVerify();
         log(`RSA-2048 verify on the server's core: ${meta.rsaVerify?.usPerVerify} us`);

@@ -1,4 +1,4 @@
-// stream-floor.mjs -- the input path's share of scenario a's latency: insert (insert.mjs) ->
+// stream-floor.mjs -- the input path's share of scenario a's latency: insert (gw-insert) ->
 // mongo-emu -> change stream event in a Node process, with no Socket.IO and no client socket.
 // Both servers receive their notifications through this same path, so what a server adds is
 // roughly its measured latency minus this floor.

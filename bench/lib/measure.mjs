@@ -1,6 +1,6 @@
 // measure.mjs -- what bench/run.mjs and bench/ceiling/handshake-ceiling.mjs measure the same
 // way: a process's CPU from /proc, each core's busy share, a window over both, the median; and
-// the wall clock in microseconds that insert.mjs and stream-floor.mjs stamp and read.
+// the wall clock in microseconds that stream-floor.mjs reads (gw-insert stamps CLOCK_REALTIME).
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 
