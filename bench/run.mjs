@@ -134,8 +134,8 @@ const INPUT_RT = (() => {
 })();
 
 function start(name, cmd, args, { cpu, env = {}, quiet = true, rt = false } = {}) {
-    const rtArgs = rt && INPUT_RT ? ["-f", "10", "taskset"] : [];
-    const child = spawn(rtArgs.length ? "chrt" : "taskset", [...rtArgs, "-c", cpu, cmd, ...args], {
+    const argv = [...(rt && INPUT_RT ? ["chrt", "-f", "10"] : []), "taskset", "-c", cpu, cmd, ...args];
+    const child = spawn(argv[0], argv.slice(1), {
         env: { ...process.env, ...env },
         stdio: ["ignore", "pipe", "pipe"],
     });

@@ -40,7 +40,10 @@ int main(int argc, char **argv)
         return 2;
     }
     long counts[NBUCKETS] = {0};
-    double longest[NLONGEST] = {0}, longest_at[NLONGEST] = {0}, total = 0;
+    struct stall {
+        double ms, at_s;
+    } longest[NLONGEST] = {{0}};
+    double total = 0;
     double start = now_ms(), last = start, end = start + seconds * 1e3;
     for (double t = start; t < end; last = t) {
         t = now_ms();
@@ -52,21 +55,18 @@ int main(int argc, char **argv)
             counts[b]++;
         /* keep the NLONGEST longest, longest first */
         for (int i = 0; i < NLONGEST; i++)
-            if (gap > longest[i]) {
+            if (gap > longest[i].ms) {
                 memmove(&longest[i + 1], &longest[i], sizeof *longest * (NLONGEST - 1 - i));
-                memmove(&longest_at[i + 1], &longest_at[i],
-                        sizeof *longest_at * (NLONGEST - 1 - i));
-                longest[i] = gap;
-                longest_at[i] = (last - start) / 1e3;
+                longest[i] = (struct stall){gap, (last - start) / 1e3};
                 break;
             }
     }
     printf("{\"seconds\":%.1f,\"gapsOverMs\":{", seconds);
     for (int b = 0; b < NBUCKETS; b++)
         printf("%s\"%g\":%ld", b ? "," : "", EDGES_MS[b], counts[b]);
-    printf("},\"longestMs\":%.2f,\"totalMs\":%.2f,\"longest\":[", longest[0], total);
-    for (int i = 0; i < NLONGEST && longest[i] > 0; i++)
-        printf("%s{\"ms\":%.2f,\"atS\":%.3f}", i ? "," : "", longest[i], longest_at[i]);
+    printf("},\"longestMs\":%.2f,\"totalMs\":%.2f,\"longest\":[", longest[0].ms, total);
+    for (int i = 0; i < NLONGEST && longest[i].ms > 0; i++)
+        printf("%s{\"ms\":%.2f,\"atS\":%.3f}", i ? "," : "", longest[i].ms, longest[i].at_s);
     printf("]}\n");
     return 0;
 }

@@ -72,7 +72,60 @@ static void entry_clear(struct emu_oplog_entry *e)
     memset(e, 0, sizeof *e);
 }
 
-static void index_finish_growing(struct emu_coll *c);
+/* The bucket that holds hash h now: in the outgrown table until that bucket has moved. */
+static struct emu_id_node **index_bucket(const struct emu_coll *c, uint64_t h)
+{
+    if (c->old && h % c->nold >= c->moved_upto)
+        return &c->old[h % c->nold];
+    return &c->buckets[h % c->nbuckets];
+}
+
+/* Moves up to n buckets of the outgrown table; frees it once all have moved. */
+static void index_move(struct emu_coll *c, size_t n)
+{
+    for (; c->old && n > 0; n--) {
+        struct emu_id_node *node = c->old[c->moved_upto];
+        while (node) {
+            struct emu_id_node *next = node->next;
+            node->next = c->buckets[node->hash % c->nbuckets];
+            c->buckets[node->hash % c->nbuckets] = node;
+            node = next;
+        }
+        if (++c->moved_upto == c->nold) {
+            free(c->old);
+            c->old = NULL;
+        }
+    }
+}
+
+/* Links n into the bucket that holds its hash now. */
+static void index_link(struct emu_coll *c, struct emu_id_node *n)
+{
+    struct emu_id_node **bucket = index_bucket(c, n->hash);
+    n->next = *bucket;
+    *bucket = n;
+}
+
+static void index_finish_growing(struct emu_coll *c)
+{
+    index_move(c, SIZE_MAX);
+}
+
+/* Doubles the bucket count. Moving every node at once stalled the server for as long as the
+ * collection is big (51 ms at a million documents), which a client sees as a burst; each insert
+ * moves INDEX_MOVE_PER_PUT buckets instead. The next doubling comes at least nold inserts
+ * later, by which time all nold buckets have moved. */
+enum { INDEX_MOVE_PER_PUT = 4 };
+
+static void index_grow(struct emu_coll *c)
+{
+    index_finish_growing(c);
+    c->old = c->buckets;
+    c->nold = c->nbuckets;
+    c->moved_upto = 0;
+    c->nbuckets *= 2;
+    c->buckets = gw_calloc(c->nbuckets, sizeof *c->buckets);
+}
 
 /* Frees every node of the index and leaves its buckets empty. */
 static void index_clear(struct emu_coll *c)
@@ -226,53 +279,6 @@ bool emu_store_drop(struct emu_store *s, const char *db, const char *name)
     return true;
 }
 
-/* The bucket that holds hash h now: in the outgrown table until that bucket has moved. */
-static struct emu_id_node **index_bucket(const struct emu_coll *c, uint64_t h)
-{
-    if (c->old && h % c->nold >= c->moved_upto)
-        return &c->old[h % c->nold];
-    return &c->buckets[h % c->nbuckets];
-}
-
-/* Moves up to n buckets of the outgrown table; frees it once all have moved. */
-static void index_move(struct emu_coll *c, size_t n)
-{
-    for (; c->old && n > 0; n--) {
-        struct emu_id_node *node = c->old[c->moved_upto];
-        while (node) {
-            struct emu_id_node *next = node->next;
-            node->next = c->buckets[node->hash % c->nbuckets];
-            c->buckets[node->hash % c->nbuckets] = node;
-            node = next;
-        }
-        if (++c->moved_upto == c->nold) {
-            free(c->old);
-            c->old = NULL;
-        }
-    }
-}
-
-static void index_finish_growing(struct emu_coll *c)
-{
-    index_move(c, SIZE_MAX);
-}
-
-/* Doubles the bucket count. Moving every node at once stalled the server for as long as the
- * collection is big (51 ms at a million documents), which a client sees as a burst; each insert
- * moves INDEX_MOVE_PER_PUT buckets instead. The next doubling comes at least nold inserts
- * later, by which time all nold buckets have moved. */
-enum { INDEX_MOVE_PER_PUT = 4 };
-
-static void index_grow(struct emu_coll *c)
-{
-    index_finish_growing(c);
-    c->old = c->buckets;
-    c->nold = c->nbuckets;
-    c->moved_upto = 0;
-    c->nbuckets *= 2;
-    c->buckets = gw_calloc(c->nbuckets, sizeof *c->buckets);
-}
-
 static long index_lookup(const struct emu_coll *c, const bson_value_t *id, struct gw_buf *key,
                          uint64_t *hash_out)
 {
@@ -338,8 +344,7 @@ void emu_store_compact(struct emu_coll *c)
         struct emu_id_node *n = gw_malloc(sizeof *n);
         n->hash = id_hash(&id, &key);
         n->slot = i;
-        n->next = c->buckets[n->hash % c->nbuckets];
-        c->buckets[n->hash % c->nbuckets] = n;
+        index_link(c, n);
     }
     gw_buf_free(&key);
 }
@@ -366,9 +371,7 @@ static int coll_put(struct emu_coll *c, bson_t *doc)
     struct emu_id_node *n = gw_malloc(sizeof *n);
     n->hash = h;
     n->slot = c->nslots++;
-    struct emu_id_node **bucket = index_bucket(c, h);
-    n->next = *bucket;
-    *bucket = n;
+    index_link(c, n);
     c->live++;
     if (c->live > c->nbuckets)
         index_grow(c);
