@@ -471,8 +471,11 @@ function histDelta(before, after) {
 // The dispatch histogram's delta: the gateway's own share of each delivery.
 function gatewayShare(before, after) {
     const d = histDelta(before, after);
+    const within5ms = d.buckets.find(([edge]) => edge === 5000)?.[1];
     return { deliveries: d.n, p50Us: d.edge(0.5), p99Us: d.edge(0.99), p999Us: d.edge(0.999),
-             meanUs: d.mean, bucketsUs: d.buckets };
+             meanUs: d.mean, bucketsUs: d.buckets,
+             over5msPercent: within5ms === undefined ? undefined
+                 : round(((d.n - within5ms) * 100) / Math.max(1, d.n), 2) };
 }
 
 // The batch histogram's delta: notifications the loop took per wake-up.
@@ -541,6 +544,11 @@ async function scenarioLatency(ctx, server, rates = P.latRates) {
     await Promise.all(bg.map((g) => g.settled()));
     const out = {};
     for (const rate of rates) {
+        // Only where the machine's noise can matter: at a's low rates a write is never late.
+        const floor = rate * 2 > 10000 ? pacedFloors(rate * 2) : undefined;
+        for (const [k, f] of Object.entries(floor ?? {}))
+            log(`paced write floor (${k}) at ${rate * 2} writes/s: p50 ${f.lateUs.p50} p99 ` +
+                `${f.lateUs.p99} us, ${f.over5msPercent} % later than 5 ms, core ${f.busy} busy`);
         const expect = Math.max(1, Math.round((rate * P.latSeconds) / P.latUsers));
         const g = loadgen(ctx, { users: P.latUsers, per: 2, offset: 0, hold: P.latSeconds + 30,
                                  expect, untilComplete: true });
@@ -575,7 +583,8 @@ async function scenarioLatency(ctx, server, rates = P.latRates) {
                 `p99 <= ${batches.p99} notifications over ${batches.batches} wake-ups`);
         if (share)
             log(`gateway's own share at ${rate}/s: p50 <= ${share.p50Us} p99 <= ${share.p99Us} ` +
-                `p99.9 <= ${share.p999Us} us over ${share.deliveries} deliveries`);
+                `p99.9 <= ${share.p999Us} us over ${share.deliveries} deliveries, ` +
+                `${share.over5msPercent} % later than 5 ms`);
         out[rate] = {
             rate, achievedRate: ins.achievedRate, deliveries: r.notifications.received,
             problems: problems([r]),
@@ -587,6 +596,7 @@ async function scenarioLatency(ctx, server, rates = P.latRates) {
             dispatchBatches: batches,
             inputBatches: input,
             burstFloor: floors && Object.fromEntries(floors.map((f) => [f.limitUs, f])),
+            pacedFloors: floor,
         };
     }
     for (const g of bg) g.child.kill("SIGTERM");
@@ -859,6 +869,25 @@ function ceiling(sockets, modes = null) {
     return JSON.parse(out.toString());
 }
 
+// The paced write floors at a deliveries/s: write-ceiling --rate on the server's core with a's
+// socket counts (P.bgIdle idle beside the measured sockets, written in a fixed random order),
+// the writes due in 1 ms batches as the change stream brings them. "viaPoll": each write after
+// the writable-callback round trip (lws's rule, the gateway's pattern); "direct": each write at
+// once, as no lws server may. Their lateness is what the machine alone makes of a delivery's
+// time when nothing but the writes is done: no server of that write pattern does better here.
+function pacedFloors(deliveriesPerSecond) {
+    const measured = P.latUsers * 2;
+    const run = (modes) => {
+        const out = execFileSync(bin.ceiling, ["--sockets", String(P.bgIdle + measured), "--size", "120",
+                                               ...modes, "--shuffle", "--rate", String(deliveriesPerSecond),
+                                               "--targets", String(measured), "--seconds", String(P.latSeconds),
+                                               "--writer-cpu", SERVER_CPU, "--reader-cpu", LOAD_CPU]);
+        const r = JSON.parse(out.toString());
+        return { ...r.paced, usPerWrite: r.usPerWrite };
+    };
+    return { viaPoll: run(["--via-poll"]), direct: run([]) };
+}
+
 // One RSA-2048 verify on the server's core (`openssl speed`, the OpenSSL the gateway verifies
 // RS256 with): the least an RS256 handshake costs on top of an HS256 one.
 function rsaVerify() {
@@ -940,6 +969,17 @@ function rows() {
         r.push({ id: "a.half.burstFloor", label: "a. at half the maximum: share of deliveries the input's bursts alone " +
                  "make later than 5 ms, even writing at the raw ceiling (least, %)",
                  path: "latencyHalf.burstFloor.5000.sharePercent", prob: "latencyHalf.problems", better: "info" });
+        r.push({ id: "a.half.own.over5ms", label: "a. gateway's own share later than 5 ms at half the maximum (%)",
+                 path: "latencyHalf.gatewayShare.over5msPercent", prob: "latencyHalf.problems", better: "lower" });
+        for (const [k, what] of [["viaPoll", "each write after a writable round trip (lws's rule)"],
+                                 ["direct", "each write at once"]]) {
+            r.push({ id: `a.half.floor.${k}.p99`, label: `a. paced write floor at this half maximum, ${what}, ` +
+                     "no server: p99 lateness (us)", path: `latencyHalf.pacedFloors.${k}.lateUs.p99`,
+                     prob: "latencyHalf.problems", better: "info" });
+            r.push({ id: `a.half.floor.${k}.over5ms`, label: "a. … of those writes, later than 5 ms (%)",
+                     path: `latencyHalf.pacedFloors.${k}.over5msPercent`, prob: "latencyHalf.problems",
+                     better: "info" });
+        }
         for (const [q, name] of [["p50", "p50"], ["p99", "p99"], ["p999", "p99.9"]])
             r.push({ id: `a.half.own.${q}`,
                      label: `a. gateway's own share ${name} <= (us, bucket upper edge) at half the maximum`,

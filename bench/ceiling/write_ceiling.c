@@ -27,6 +27,14 @@
  * accepted in. Accept order is the order the kernel allocated their structures in, the kindest
  * to caches and TLB; a server writes in the order its notifications' users come, which bears no
  * relation to it. Comparing the two shows what that locality is worth on this machine.
+ *
+ * --rate R paces instead (directly or --via-poll): a batch of writes is due every --tick-us,
+ * R a second in all, to the first --targets sockets of the order in turn; the writer sleeps
+ * until the next batch once it has caught up, as a server waits for its next change event.
+ * Each write's lateness is the time from its batch's due instant to its write() returning.
+ * This is a floor for the latency target "at half the maximum": no server of the same write
+ * pattern does less for a delivery, and none escapes the machine's noise, so when this
+ * writer's own tail misses the target, every such server misses it here too.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -41,6 +49,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -55,6 +64,8 @@ struct opts {
     double seconds;
     int writer_cpu, reader_cpu;
     bool shuffle;
+    double rate; /* writes/s, paced; 0: as fast as possible */
+    int targets, tick_us;
     enum { MODE_DIRECT, MODE_VIA_POLL, MODE_POLL_ARMED } mode;
 };
 
@@ -187,6 +198,107 @@ static void pass_poll_armed(struct writer *w, int n)
     }
 }
 
+/* Lateness in 10-us steps up to 1 s; the last slot holds everything later. */
+enum { LATE_SLOTS = 100001 };
+
+struct paced {
+    uint32_t *late; /* LATE_SLOTS counters */
+    uint64_t n, over1ms, over5ms;
+    double max_s;
+};
+
+static void paced_record(struct paced *p, double late_s)
+{
+    long slot = late_s <= 0 ? 0 : (long)(late_s * 1e5);
+    p->late[slot < LATE_SLOTS - 1 ? slot : LATE_SLOTS - 1]++;
+    p->n++;
+    p->over1ms += late_s > 0.001;
+    p->over5ms += late_s > 0.005;
+    if (late_s > p->max_s)
+        p->max_s = late_s;
+}
+
+/* The lateness (us, upper edge of its 10-us step) that a share q of the writes stayed within. */
+static long paced_quantile(const struct paced *p, double q)
+{
+    uint64_t want = (uint64_t)((double)p->n * q), seen = 0;
+    for (long i = 0; i < LATE_SLOTS; i++)
+        if ((seen += p->late[i]) > want)
+            return (i + 1) * 10;
+    return LATE_SLOTS * 10;
+}
+
+/* Writes one batch of due writes (distinct sockets), at once or the via-poll way, recording
+ * each one's lateness against due; returns when every socket of the batch has had its write. */
+static void paced_batch(struct writer *w, struct paced *p, const int *fds, int k, double due)
+{
+    if (w->ep < 0) {
+        for (int j = 0; j < k; j++) {
+            write_one(w, fds[j]);
+            paced_record(p, ceiling_now_s() - due);
+        }
+        return;
+    }
+    struct epoll_event evs[64];
+    for (int j = 0; j < k; j++)
+        watch(w->ep, EPOLL_CTL_MOD, fds[j], EPOLLIN | EPOLLOUT);
+    for (int left = k; left > 0;) {
+        int ready = epoll_wait(w->ep, evs, 64, -1);
+        for (int j = 0; j < ready; j++) {
+            if (!(evs[j].events & EPOLLOUT))
+                continue;
+            write_one(w, evs[j].data.fd);
+            paced_record(p, ceiling_now_s() - due);
+            watch(w->ep, EPOLL_CTL_MOD, evs[j].data.fd, EPOLLIN);
+            left--;
+        }
+    }
+}
+
+/* --rate: batches due every tick, written 64 at a time, the writer asleep when caught up. */
+static void run_paced(struct writer *w, struct paced *p, const struct opts *o, const int *fds,
+                      double t0)
+{
+    double tick = o->tick_us / 1e6;
+    uint64_t total = (uint64_t)(o->rate * o->seconds), done = 0;
+    long next = 0; /* the next tick whose writes are not yet due */
+    int cursor = 0, batch[64];
+    /* wake at the tick, not up to 50 us later: the timer's slack is no part of a delivery */
+    prctl(PR_SET_TIMERSLACK, 1UL);
+    while (done < total) {
+        double now = ceiling_now_s();
+        long tk = (long)((now - t0) / tick);
+        if (tk < next) {
+            struct timespec ts;
+            double at = t0 + (double)next * tick;
+            ts.tv_sec = (time_t)at;
+            ts.tv_nsec = (long)((at - (double)ts.tv_sec) * 1e9);
+            clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+            continue;
+        }
+        /* writes due by tick tk: those of every tick up to and including it */
+        uint64_t due_n = (uint64_t)(o->rate * (double)(tk + 1) * tick);
+        if (due_n > total)
+            due_n = total;
+        while (done < due_n) {
+            /* the tick this write became due in, for its lateness */
+            double due = t0 + (double)(uint64_t)((double)done / (o->rate * tick)) * tick;
+            int k = 0;
+            while (k < 64 && done + (uint64_t)k < due_n) {
+                double due_k =
+                    t0 + (double)(uint64_t)((double)(done + (uint64_t)k) / (o->rate * tick)) * tick;
+                if (due_k != due)
+                    break;
+                batch[k++] = fds[cursor];
+                cursor = (cursor + 1) % o->targets;
+            }
+            paced_batch(w, p, batch, k, due);
+            done += (uint64_t)k;
+        }
+        next = tk + 1;
+    }
+}
+
 /* Fisher-Yates with a fixed seed, so every run writes in the same order. */
 static void shuffle(int *fds, int n)
 {
@@ -203,17 +315,19 @@ static void shuffle(int *fds, int n)
 
 static void parse(int argc, char **argv, struct opts *o)
 {
-    static const struct option longs[] = {{"sockets", required_argument, 0, 'n'},
-                                          {"size", required_argument, 0, 's'},
-                                          {"seconds", required_argument, 0, 't'},
-                                          {"writer-cpu", required_argument, 0, 'w'},
-                                          {"reader-cpu", required_argument, 0, 'r'},
-                                          {"via-poll", no_argument, 0, 'p'},
-                                          {"poll-armed", no_argument, 0, 'a'},
-                                          {"shuffle", no_argument, 0, 'x'},
-                                          {0, 0, 0, 0}};
-    *o = (struct opts){
-        .sockets = 10000, .size = 120, .seconds = 3, .writer_cpu = -1, .reader_cpu = -1};
+    static const struct option longs[] = {
+        {"sockets", required_argument, 0, 'n'},    {"size", required_argument, 0, 's'},
+        {"seconds", required_argument, 0, 't'},    {"writer-cpu", required_argument, 0, 'w'},
+        {"reader-cpu", required_argument, 0, 'r'}, {"via-poll", no_argument, 0, 'p'},
+        {"poll-armed", no_argument, 0, 'a'},       {"shuffle", no_argument, 0, 'x'},
+        {"rate", required_argument, 0, 'R'},       {"targets", required_argument, 0, 'T'},
+        {"tick-us", required_argument, 0, 'k'},    {0, 0, 0, 0}};
+    *o = (struct opts){.sockets = 10000,
+                       .size = 120,
+                       .seconds = 3,
+                       .writer_cpu = -1,
+                       .reader_cpu = -1,
+                       .tick_us = 1000};
     int ch;
     while ((ch = getopt_long(argc, argv, "", longs, NULL)) != -1) {
         switch (ch) {
@@ -241,16 +355,35 @@ static void parse(int argc, char **argv, struct opts *o)
         case 'x':
             o->shuffle = true;
             break;
+        case 'R':
+            o->rate = atof(optarg);
+            break;
+        case 'T':
+            o->targets = atoi(optarg);
+            break;
+        case 'k':
+            o->tick_us = atoi(optarg);
+            break;
         default:
             fprintf(stderr, "usage: write-ceiling [--sockets N] [--size BYTES] [--seconds S] "
                             "[--writer-cpu C] [--reader-cpu C] [--via-poll | --poll-armed] "
-                            "[--shuffle]\n");
+                            "[--shuffle] [--rate WRITES_PER_S [--targets N] [--tick-us US]]\n");
             exit(2);
         }
     }
     if (o->sockets < 1 || o->sockets > 19000 || o->size < 3 || o->size > 65535 ||
         !(o->seconds > 0 && o->seconds <= 60)) {
         fprintf(stderr, "write-ceiling: sockets 1..19000, size 3..65535, seconds (0, 60]\n");
+        exit(2);
+    }
+    if (o->targets == 0)
+        o->targets = o->sockets;
+    if (o->rate != 0 &&
+        (o->mode == MODE_POLL_ARMED || !(o->rate > 0 && o->rate <= 1e7) || o->targets < 64 ||
+         o->targets > o->sockets || o->tick_us < 100 || o->tick_us > 100000)) {
+        fprintf(stderr,
+                "write-ceiling: --rate wants no --poll-armed, a rate in (0, 1e7], --targets "
+                "64..sockets and --tick-us 100..100000\n");
         exit(2);
     }
 }
@@ -293,7 +426,15 @@ int main(int argc, char **argv)
         w.ep = watch_all(fds, o.sockets, o.mode == MODE_POLL_ARMED ? EPOLLIN | EPOLLOUT : EPOLLIN);
     double t0 = ceiling_now_s(), t = t0;
     double cpu0 = ceiling_cpu_s(NULL, NULL);
-    while (t - t0 < o.seconds) {
+    struct paced p = {0};
+    if (o.rate > 0) {
+        p.late = calloc(LATE_SLOTS, sizeof(*p.late));
+        if (!p.late)
+            ceiling_die("calloc");
+        run_paced(&w, &p, &o, fds, t0);
+        t = ceiling_now_s();
+    }
+    while (o.rate == 0 && t - t0 < o.seconds) {
         if (o.mode == MODE_VIA_POLL)
             pass_via_poll(&w, fds, o.sockets);
         else if (o.mode == MODE_POLL_ARMED)
@@ -312,12 +453,22 @@ int main(int argc, char **argv)
     printf("{\"tool\": \"write-ceiling\", \"mode\": \"%s\", \"order\": \"%s\", \"sockets\": %d, "
            "\"frameBytes\": %zu, \"seconds\": %.3f, "
            "\"writes\": %llu, \"wouldBlock\": %llu, \"writesPerSecond\": %.0f, "
-           "\"cpuSeconds\": %.3f, \"usPerWrite\": %.2f}\n",
+           "\"cpuSeconds\": %.3f, \"usPerWrite\": %.2f",
            o.mode == MODE_VIA_POLL     ? "via-poll"
            : o.mode == MODE_POLL_ARMED ? "poll-armed"
                                        : "direct",
            o.shuffle ? "shuffled" : "accept", o.sockets, w.len, wall, (unsigned long long)writes,
            (unsigned long long)blocked, (double)writes / wall, cpu,
            writes ? cpu * 1e6 / (double)writes : 0.0);
+    if (o.rate > 0)
+        printf(", \"paced\": {\"rate\": %.0f, \"targets\": %d, \"tickUs\": %d, "
+               "\"busy\": %.3f, \"lateUs\": {\"p50\": %ld, \"p99\": %ld, \"p999\": %ld, "
+               "\"max\": %.0f}, \"over1msPercent\": %.3f, \"over5msPercent\": %.3f}",
+               o.rate, o.targets, o.tick_us, cpu / wall, paced_quantile(&p, 0.5),
+               paced_quantile(&p, 0.99), paced_quantile(&p, 0.999), p.max_s * 1e6,
+               p.n ? 100.0 * (double)p.over1ms / (double)p.n : 0.0,
+               p.n ? 100.0 * (double)p.over5ms / (double)p.n : 0.0);
+    printf("}\n");
+    free(p.late);
     return 0;
 }
