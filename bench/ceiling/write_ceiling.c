@@ -313,6 +313,20 @@ static void shuffle(int *fds, int n)
     }
 }
 
+/* A positive number in full, or exit 2 naming the option: a mistyped rate must not fall back
+ * to the unpaced mode. */
+static double number(const char *arg, const char *opt)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(arg, &end);
+    if (errno || end == arg || *end || !(v > 0)) {
+        fprintf(stderr, "write-ceiling: %s wants a positive number, got \"%s\"\n", opt, arg);
+        exit(2);
+    }
+    return v;
+}
+
 static void parse(int argc, char **argv, struct opts *o)
 {
     static const struct option longs[] = {
@@ -356,13 +370,13 @@ static void parse(int argc, char **argv, struct opts *o)
             o->shuffle = true;
             break;
         case 'R':
-            o->rate = atof(optarg);
+            o->rate = number(optarg, "--rate");
             break;
         case 'T':
-            o->targets = atoi(optarg);
+            o->targets = (int)number(optarg, "--targets");
             break;
         case 'k':
-            o->tick_us = atoi(optarg);
+            o->tick_us = (int)number(optarg, "--tick-us");
             break;
         default:
             fprintf(stderr, "usage: write-ceiling [--sockets N] [--size BYTES] [--seconds S] "
