@@ -463,6 +463,9 @@ int main(int argc, char **argv)
     double wall = t - t0;
     for (int i = 0; i < o.sockets; i++)
         close(fds[i]);
+    free(fds);
+    if (w.ep >= 0)
+        close(w.ep);
     waitpid(child, NULL, 0);
     printf("{\"tool\": \"write-ceiling\", \"mode\": \"%s\", \"order\": \"%s\", \"sockets\": %d, "
            "\"frameBytes\": %zu, \"seconds\": %.3f, "
