@@ -860,12 +860,13 @@ function handshakeCeiling() {
 // The raw write() ceiling at each socket count, writer on the server's core. mode "via-poll":
 // the same writes, each after the epoll round trip of an event loop's writable callback;
 // "poll-armed": each to a socket epoll reports writable, the request left on (a backlog).
-// modes: null, one flag name, or several ("via-poll", "poll-armed", "shuffle").
-function ceiling(sockets, modes = null) {
+// modes: null, one flag name, or several ("via-poll", "poll-armed", "shuffle"); extra: more
+// arguments, a later --seconds overriding the default.
+function ceiling(sockets, modes = null, extra = []) {
     const out = execFileSync(bin.ceiling, ["--sockets", String(sockets), "--size", "120",
                                            "--seconds", quick ? "1" : "2",
                                            "--writer-cpu", SERVER_CPU, "--reader-cpu", LOAD_CPU,
-                                           ...[].concat(modes ?? []).map((m) => `--${m}`)]);
+                                           ...[].concat(modes ?? []).map((m) => `--${m}`), ...extra]);
     return JSON.parse(out.toString());
 }
 
@@ -878,14 +879,12 @@ function ceiling(sockets, modes = null) {
 function pacedFloors(deliveriesPerSecond) {
     const measured = P.latUsers * 2;
     const run = (modes) => {
-        const out = execFileSync(bin.ceiling, ["--sockets", String(P.bgIdle + measured), "--size", "120",
-                                               ...modes, "--shuffle", "--rate", String(deliveriesPerSecond),
-                                               "--targets", String(measured), "--seconds", String(P.latSeconds),
-                                               "--writer-cpu", SERVER_CPU, "--reader-cpu", LOAD_CPU]);
-        const r = JSON.parse(out.toString());
+        const r = ceiling(P.bgIdle + measured, modes,
+                          ["--rate", String(deliveriesPerSecond), "--targets", String(measured),
+                           "--seconds", String(P.latSeconds)]);
         return { ...r.paced, usPerWrite: r.usPerWrite };
     };
-    return { viaPoll: run(["--via-poll"]), direct: run([]) };
+    return { viaPoll: run(["via-poll", "shuffle"]), direct: run("shuffle") };
 }
 
 // One RSA-2048 verify on the server's core (`openssl speed`, the OpenSSL the gateway verifies

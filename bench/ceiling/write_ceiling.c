@@ -259,43 +259,37 @@ static void paced_batch(struct writer *w, struct paced *p, const int *fds, int k
 static void run_paced(struct writer *w, struct paced *p, const struct opts *o, const int *fds,
                       double t0)
 {
-    double tick = o->tick_us / 1e6;
+    double tick = o->tick_us / 1e6, per_tick = o->rate * tick;
     uint64_t total = (uint64_t)(o->rate * o->seconds), done = 0;
-    long next = 0; /* the next tick whose writes are not yet due */
+    uint64_t next = 0; /* the next tick whose writes are not yet due */
     int cursor = 0, batch[64];
     /* wake at the tick, not up to 50 us later: the timer's slack is no part of a delivery */
     prctl(PR_SET_TIMERSLACK, 1UL);
     while (done < total) {
-        double now = ceiling_now_s();
-        long tk = (long)((now - t0) / tick);
-        if (tk < next) {
-            struct timespec ts;
+        uint64_t now_tick = (uint64_t)((ceiling_now_s() - t0) / tick);
+        if (now_tick < next) {
             double at = t0 + (double)next * tick;
-            ts.tv_sec = (time_t)at;
+            struct timespec ts = {.tv_sec = (time_t)at};
             ts.tv_nsec = (long)((at - (double)ts.tv_sec) * 1e9);
             clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
             continue;
         }
-        /* writes due by tick tk: those of every tick up to and including it */
-        uint64_t due_n = (uint64_t)(o->rate * (double)(tk + 1) * tick);
+        /* write k falls due in tick k / per_tick; those of every tick up to now_tick are due */
+        uint64_t due_n = (uint64_t)(per_tick * (double)(now_tick + 1));
         if (due_n > total)
             due_n = total;
         while (done < due_n) {
-            /* the tick this write became due in, for its lateness */
-            double due = t0 + (double)(uint64_t)((double)done / (o->rate * tick)) * tick;
+            uint64_t tick_no = (uint64_t)((double)done / per_tick);
             int k = 0;
-            while (k < 64 && done + (uint64_t)k < due_n) {
-                double due_k =
-                    t0 + (double)(uint64_t)((double)(done + (uint64_t)k) / (o->rate * tick)) * tick;
-                if (due_k != due)
-                    break;
+            while (k < 64 && done + (uint64_t)k < due_n &&
+                   (uint64_t)((double)(done + (uint64_t)k) / per_tick) == tick_no) {
                 batch[k++] = fds[cursor];
                 cursor = (cursor + 1) % o->targets;
             }
-            paced_batch(w, p, batch, k, due);
+            paced_batch(w, p, batch, k, t0 + (double)tick_no * tick);
             done += (uint64_t)k;
         }
-        next = tk + 1;
+        next = now_tick + 1;
     }
 }
 
