@@ -29,8 +29,9 @@ enum session_state {
 struct gw_eio_session {
     char sid[GW_EIO_SID_LEN + 1];
     struct gw_hmap_node by_sid;
-    struct gw_list_node reap; /* on eng->reap once closed and detached */
-    struct gw_timer timer;    /* earliest of hb_due, user_due, upgrade_due */
+    struct gw_list_node reap;  /* on eng->reap once closed and detached */
+    struct gw_list_node dirty; /* on eng->dirty while its WebSocket has a write to make */
+    struct gw_timer timer;     /* earliest of hb_due, user_due, upgrade_due */
     struct gw_eio_engine *eng;
     const struct gw_eio_endpoint *ep;
     void *ud;
@@ -61,11 +62,12 @@ struct gw_eio_engine {
     struct gw_hmap sessions;
     struct gw_timerq timers;
     lws_sorted_usec_list_t sul;
-    uint64_t sul_due;         /* when the sul fires, 0 = not armed */
-    size_t count;             /* open sessions */
-    size_t closing;           /* closed sessions whose transports are still finishing */
-    bool draining;            /* shutting down: no new sessions */
-    struct gw_list_node reap; /* closed, detached sessions, freed by gw_eio_engine_reap() */
+    uint64_t sul_due;          /* when the sul fires, 0 = not armed */
+    size_t count;              /* open sessions */
+    size_t closing;            /* closed sessions whose transports are still finishing */
+    bool draining;             /* shutting down: no new sessions */
+    struct gw_list_node reap;  /* closed, detached sessions, freed by gw_eio_engine_reap() */
+    struct gw_list_node dirty; /* open WebSocket sessions with packets to write, in wake order */
 
     /* Admission of new sessions, set up by the server (see eio_admit). */
     struct gw_ratelimit *handshake_rate; /* per client address; NULL = no limit; server's */

@@ -6,13 +6,14 @@
  * transport, which then flushes everything queued meanwhile. A probe that does anything else,
  * or does not finish within the upgrade timeout, is dropped and the session stays on polling.
  *
- * Writes follow lws's rule: one lws_write per WRITEABLE callback. A lone queued packet is
- * written in place as one frame; when several are queued (a backlog, a burst to one user) they
- * are framed here and joined into one write of up to about WS_BATCH_BYTES, which saves a
- * syscall and a poll round per packet. lws keeps whatever the kernel does not take and sends it
- * before the next WRITEABLE, so a joined write is never torn between frames by us, and a slow
- * reader holds at most one joined write in lws beyond its outbox cap.
- * Messages are reassembled from fragments up to maxPayload; a bigger one closes with 1009.
+ * Writes follow lws's rule: one lws_write per WRITEABLE callback (a live write's callback comes
+ * in the loop pass that queued it, without an EPOLLOUT round trip: eio_session.c). A lone
+ * queued packet is written in place as one frame; when several are queued (a backlog, a burst
+ * to one user) they are framed here and joined into one write of up to about WS_BATCH_BYTES,
+ * which saves a syscall and a writable callback per packet. lws keeps whatever the kernel does not
+ * take and sends it before the next WRITEABLE, so a joined write is never torn between frames by
+ * us, and a slow reader holds at most one joined write in lws beyond its outbox cap. Messages are
+ * reassembled from fragments up to maxPayload; a bigger one closes with 1009.
  *
  * Thread: the lws service thread.
  */

@@ -9,6 +9,12 @@
  * binds them to protocols[0]. This file is the only one that knows lws callback reasons; it maps
  * them onto the Engine.IO transports and the HTTP routes.
  *
+ * The libev loop is ours, lent to lws as a foreign loop, so that a prepare watcher can end each
+ * loop pass: it hands lws, as writable, the WebSockets that queued packets during the pass
+ * (gw_eio_engine_flush(), ev_feed_fd_event()), and lws serves them before the loop waits again,
+ * through its own libev callback, as if epoll had reported them. lws breaks only a loop it
+ * created, so the shutdown breaks this one itself.
+ *
  * Cross-thread work arrives through gw_server_wake() = lws_cancel_service(), the only lws call
  * that is safe from another thread; lws answers with LWS_CALLBACK_EVENT_WAIT_CANCELLED on the
  * loop thread, where on_wake drains whatever mailbox the owner has.
@@ -24,6 +30,7 @@
  */
 #include "gw/server.h"
 
+#include <ev.h>
 #include <signal.h>
 #include <stdio.h>
 #include <sys/resource.h>
@@ -63,6 +70,8 @@
 struct gw_server {
     struct gw_server_options opt;
     struct lws_context *ctx;
+    struct ev_loop *loop; /* ours, lent to lws, so the flush below can hook its passes */
+    ev_prepare flush;     /* runs the sessions' writes at the end of each loop pass */
     struct lws_vhost *vhost;
     struct gw_eio_engine *eng;
     struct lws_protocols protocols[2];
@@ -275,6 +284,23 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 
 static void finish_shutdown(lws_sorted_usec_list_t *sul);
 
+static void feed_writable(int fd, void *ud)
+{
+    struct gw_server *srv = ud;
+    ev_feed_fd_event(srv->loop, fd, EV_WRITE);
+}
+
+/* libev runs prepare watchers when a pass has run its callbacks, before it waits again; what
+ * they feed it runs in the same pass. */
+static void on_prepare(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    struct gw_server *srv = w->data;
+    if (!srv->destroyed)
+        gw_eio_engine_flush(srv->eng, feed_writable, srv);
+}
+
 static void poll_shutdown(struct gw_server *srv)
 {
     lws_sul_schedule(srv->ctx, 0, &srv->shutdown_sul, finish_shutdown,
@@ -316,6 +342,7 @@ static void finish_shutdown(lws_sorted_usec_list_t *sul)
     gw_log_info("server", "shutdown complete");
     gw_eio_engine_detach(srv->eng);
     lws_context_destroy(srv->ctx);
+    ev_break(srv->loop, EVBREAK_ALL); /* lws breaks only a loop of its own */
 }
 
 void gw_server_stop(struct gw_server *srv)
@@ -430,7 +457,14 @@ struct gw_server *gw_server_new(const struct gw_server_options *opt, char *err)
     srv->protocols[0].rx_buffer_size = RX_BUFFER_SIZE;
     srv->protocols[0].tx_packet_size = TX_PACKET_SIZE;
 
+    srv->loop = ev_loop_new(EVFLAG_AUTO);
+    if (!srv->loop) {
+        gw_set_error(err, "cannot create the event loop");
+        goto fail;
+    }
+    void *loops[1] = {srv->loop};
     memset(&info, 0, sizeof(info));
+    info.foreign_loops = loops;
     info.port = opt->port;
     info.iface = bind_address(opt->host);
     info.protocols = srv->protocols;
@@ -464,10 +498,16 @@ struct gw_server *gw_server_new(const struct gw_server_options *opt, char *err)
     }
     srv->vhost = lws_get_vhost_by_name(srv->ctx, "default");
     gw_eio_engine_attach(srv->eng, srv->ctx);
+    ev_prepare_init(&srv->flush, on_prepare);
+    srv->flush.data = srv;
+    ev_prepare_start(srv->loop, &srv->flush);
+    ev_unref(srv->loop); /* the flush alone must not keep the loop running */
     signal_target = srv;
     install_signal_handlers();
     return srv;
 fail:
+    if (srv->loop)
+        ev_loop_destroy(srv->loop);
     gw_eio_engine_detach(srv->eng);
     gw_eio_engine_free(srv->eng);
     gw_ratelimit_free(srv->handshake_rate);
@@ -495,6 +535,9 @@ void gw_server_free(struct gw_server *srv)
     if (!srv->destroyed)
         lws_context_destroy(srv->ctx);
     lws_context_destroy(srv->ctx); /* the second call frees what the first, in the loop, left */
+    ev_ref(srv->loop);
+    ev_prepare_stop(srv->loop, &srv->flush);
+    ev_loop_destroy(srv->loop);
     gw_eio_engine_free(srv->eng);
     gw_ratelimit_free(srv->handshake_rate);
     if (signal_target == srv)

@@ -80,6 +80,11 @@ void gw_eio_engine_free(struct gw_eio_engine *eng);
 /* Frees the sessions that closed and lost their last transport. The server calls it after
  * every lws callback, so a session pointer stays valid for a whole callback whatever closes. */
 void gw_eio_engine_reap(struct gw_eio_engine *eng);
+/* Asks for the WRITEABLE callbacks of the WebSocket sessions that queued packets since the last
+ * call, and passes writable() each socket that lws holds nothing for, so the caller can have its
+ * loop serve it at once (libev's ev_feed_fd_event()). The server calls it once per loop pass,
+ * before the loop waits. */
+void gw_eio_engine_flush(struct gw_eio_engine *eng, void (*writable)(int fd, void *ud), void *ud);
 /* From now on, refuses new sessions (503) but keeps serving existing ones, so each can still
  * receive its last packets and its close. */
 void gw_eio_engine_drain(struct gw_eio_engine *eng);

@@ -3,13 +3,28 @@
 // bytes here, plus 20), and keeps the rest for another POLLOUT round; before server.c set
 // tx_packet_size, a 1.5 KB frame took three sends and a joined write of 16 KB thirty-one.
 // Counted on the server's side of the connection with ss(8): TCP segments and bytes sent.
+//
+// Each live write skips the EPOLLOUT round trip: the loop is told the socket is writable and
+// finds out from send() when it is not. The second suite fills a socket that way and checks
+// that what the kernel refused is still delivered, in order, once the client reads again.
 
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { after, before, describe, test } from "node:test";
 
+import { rawSioWs } from "./lib/hostile.mjs";
 import { collect, insertWhileStopped, openClient, startStack, until } from "./lib/stack.mjs";
 import { hsToken } from "./lib/tokens.mjs";
+
+/** Bytes waiting in the kernel on one side of a loopback connection: Recv-Q + Send-Q. */
+function queued(localPort, peerPort) {
+    const out = execFileSync("ss", ["-tnH", "state", "established",
+                                    `( sport = :${localPort} and dport = :${peerPort} )`],
+                             { encoding: "utf8" });
+    const f = out.trim().split(/\s+/);
+    assert.ok(f.length >= 2, `ss shows the connection:\n${out}`);
+    return Number(f[0]) + Number(f[1]);
+}
 
 /** The gateway's side of one client connection, as ss reports it: segments and bytes sent. */
 function serverSide(gwPort, clientPort) {
@@ -57,5 +72,57 @@ describe("WebSocket writes", () => {
         assert.ok(segs <= N, `${segs} segments for ${N} frames: none split`);
         assert.ok(bytes / segs >= BODY.length,
                   `${Math.round(bytes / segs)} bytes a segment: at least one whole frame each`);
+    });
+});
+
+describe("WebSocket writes to a full socket", () => {
+    let st;
+
+    before(async () => {
+        // An outbox far above what the kernel buffers hold, so the gateway keeps the rest.
+        st = await startStack({ OUTBOX_MAX_BYTES: String(64 * 1024 * 1024) });
+    });
+
+    after(() => st?.stop());
+
+    test("a client that stops reading gets every notification, in order, once it reads again", async (t) => {
+        const N = 400;
+        const BODY = "f".repeat(40000); // 16 MB in all
+        const c = await rawSioWs(st.gw.url, hsToken("writes-full"));
+        st.closeables.push(c);
+        const isNote = (f) => f.startsWith('42["notification"');
+        await until(() => c.frames.some((f) => f.startsWith('42["sync"')), 10000, () => "the sync event");
+        const clientPort = c.ws._socket.localPort;
+        c.ws._socket.pause();
+        for (let i = 0; i < N; i += 50) {
+            await st.admin.notifications.insertMany(Array.from(
+                { length: 50 }, (_, j) => ({ userId: "writes-full", type: "t", seq: i + j, body: BODY })));
+        }
+        const delivered = async () =>
+            (await (await fetch(`${st.gw.url}/api/health/change-streams`)).json()).eventsDelivered;
+        for (const end = Date.now() + 20000; (await delivered()) < N;) {
+            assert.ok(Date.now() < end, `the gateway took ${await delivered()} of ${N} notifications`);
+            await new Promise((r) => setTimeout(r, 50));
+        }
+        // Once the kernel's queues stop growing, what they hold is less than was written: the
+        // gateway holds the rest, so some send() was refused or took only part of a write.
+        let inKernel = -1;
+        await until(() => {
+            const now = queued(st.gw.port, clientPort) + queued(clientPort, st.gw.port);
+            const still = now === inKernel;
+            inKernel = now;
+            return still;
+        }, 10000, () => "the kernel's queues settle");
+        const received = c.frames.filter(isNote).length;
+        assert.ok(inKernel + received * BODY.length < N * BODY.length,
+                  `the kernel holds ${inKernel} bytes, the client read ${received} frames: ` +
+                  "everything fitted, so no write was ever refused");
+        t.diagnostic(`paused: ${received} frames read, ${inKernel} bytes in the kernel, ` +
+                     `${N * BODY.length} written`);
+        c.ws._socket.resume();
+        await until(() => c.frames.filter(isNote).length === N, 20000,
+                    () => `${c.frames.filter(isNote).length} of ${N} notifications`);
+        const seqs = c.frames.filter(isNote).map((f) => JSON.parse(f.slice(2))[1].seq);
+        assert.deepEqual(seqs, [...Array(N).keys()], "all of them, once each, in order");
     });
 });
