@@ -873,9 +873,11 @@ function ceiling(sockets, modes = null, extra = []) {
 // The paced write floors at a deliveries/s: write-ceiling --rate on the server's core with a's
 // socket counts (P.bgIdle idle beside the measured sockets, written in a fixed random order),
 // the writes due in 1 ms batches as the change stream brings them. "viaPoll": each write after
-// the writable-callback round trip (lws's rule, the gateway's pattern); "direct": each write at
-// once, as no lws server may. Their lateness is what the machine alone makes of a delivery's
-// time when nothing but the writes is done: no server of that write pattern does better here.
+// the writable-callback round trip through epoll (lws's plain pattern, the gateway's until
+// 9de81fd); "direct": each write at once, with no epoll call (the gateway's since, its WRITEABLE
+// callbacks served in the pass that queued them). Their lateness is what the machine alone makes
+// of a delivery's time when nothing but the writes is done: no server of that write pattern
+// does better here.
 function pacedFloors(deliveriesPerSecond) {
     const measured = P.latUsers * 2;
     const run = (modes) => {
@@ -970,8 +972,8 @@ function rows() {
                  path: "latencyHalf.burstFloor.5000.sharePercent", prob: "latencyHalf.problems", better: "info" });
         r.push({ id: "a.half.own.over5ms", label: "a. gateway's own share later than 5 ms at half the maximum (%)",
                  path: "latencyHalf.gatewayShare.over5msPercent", prob: "latencyHalf.problems", better: "lower" });
-        for (const [k, what] of [["viaPoll", "each write after a writable round trip (lws's rule)"],
-                                 ["direct", "each write at once"]]) {
+        for (const [k, what] of [["viaPoll", "each write after an epoll round trip (lws's plain rule)"],
+                                 ["direct", "each write at once (the gateway's pattern)"]]) {
             r.push({ id: `a.half.floor.${k}.p99`, label: `a. paced write floor at this half maximum, ${what}, ` +
                      "no server: p99 lateness (us)", path: `latencyHalf.pacedFloors.${k}.lateUs.p99`,
                      prob: "latencyHalf.problems", better: "info" });
