@@ -252,15 +252,13 @@ static void session_on_deadline(struct gw_eio_session *s, uint64_t now)
 
 void eio_session_wake(struct gw_eio_session *s)
 {
-    if (s->websocket) {
-        if (s->ws && s->state == SESSION_OPEN) {
-            if (!gw_list_linked(&s->dirty))
-                gw_list_insert_tail(&s->eng->dirty, &s->dirty);
-        } else if (s->ws) {
-            lws_callback_on_writable(s->ws);
-        }
-    } else if (s->get) {
-        lws_callback_on_writable(s->get);
+    if (!s->websocket) {
+        if (s->get)
+            lws_callback_on_writable(s->get);
+    } else if (s->ws && s->state != SESSION_OPEN) {
+        lws_callback_on_writable(s->ws);
+    } else if (s->ws && !gw_list_linked(&s->dirty)) {
+        gw_list_insert_tail(&s->eng->dirty, &s->dirty);
     }
 }
 

@@ -16,21 +16,24 @@ import { rawSioWs } from "./lib/hostile.mjs";
 import { collect, insertWhileStopped, openClient, startStack, until } from "./lib/stack.mjs";
 import { hsToken } from "./lib/tokens.mjs";
 
-/** Bytes waiting in the kernel on one side of a loopback connection: Recv-Q + Send-Q. */
-function queued(localPort, peerPort) {
-    const out = execFileSync("ss", ["-tnH", "state", "established",
+/** ss(8)'s line for one side of a loopback connection, with `flags` (-t, -n, -H always). */
+function ssLine(flags, localPort, peerPort) {
+    const out = execFileSync("ss", [`-tnH${flags}`, "state", "established",
                                     `( sport = :${localPort} and dport = :${peerPort} )`],
                              { encoding: "utf8" });
-    const f = out.trim().split(/\s+/);
-    assert.ok(f.length >= 2, `ss shows the connection:\n${out}`);
-    return Number(f[0]) + Number(f[1]);
+    assert.ok(out.trim(), `ss shows the connection :${localPort} -> :${peerPort}`);
+    return out;
+}
+
+/** Bytes waiting in the kernel on one side of a loopback connection: Recv-Q + Send-Q. */
+function queued(localPort, peerPort) {
+    const [recvQ, sendQ] = ssLine("", localPort, peerPort).trim().split(/\s+/);
+    return Number(recvQ) + Number(sendQ);
 }
 
 /** The gateway's side of one client connection, as ss reports it: segments and bytes sent. */
 function serverSide(gwPort, clientPort) {
-    const out = execFileSync("ss", ["-tinH", "state", "established",
-                                    `( sport = :${gwPort} and dport = :${clientPort} )`],
-                             { encoding: "utf8" });
+    const out = ssLine("i", gwPort, clientPort);
     const segs = /\bdata_segs_out:(\d+)/.exec(out);
     const bytes = /\bbytes_sent:(\d+)/.exec(out);
     assert.ok(segs && bytes, `ss shows the connection's counters:\n${out}`);
@@ -98,12 +101,12 @@ describe("WebSocket writes to a full socket", () => {
             await st.admin.notifications.insertMany(Array.from(
                 { length: 50 }, (_, j) => ({ userId: "writes-full", type: "t", seq: i + j, body: BODY })));
         }
-        const delivered = async () =>
-            (await (await fetch(`${st.gw.url}/api/health/change-streams`)).json()).eventsDelivered;
-        for (const end = Date.now() + 20000; (await delivered()) < N;) {
-            assert.ok(Date.now() < end, `the gateway took ${await delivered()} of ${N} notifications`);
-            await new Promise((r) => setTimeout(r, 50));
-        }
+        let delivered = 0;
+        await until(async () => {
+            const health = await (await fetch(`${st.gw.url}/api/health/change-streams`)).json();
+            delivered = health.data.eventsDelivered;
+            return delivered >= N;
+        }, 20000, () => `: the gateway took ${delivered} of ${N} notifications`);
         // Once the kernel's queues stop growing, what they hold is less than was written: the
         // gateway holds the rest, so some send() was refused or took only part of a write.
         let inKernel = -1;

@@ -94,7 +94,7 @@ export function collect(socket, name = "notification") {
 /** Resolves once check() is true, polling every 20 ms; rejects with describe() on timeout. */
 export async function until(check, timeoutMs, describe = () => "") {
     const end = Date.now() + timeoutMs;
-    while (!check()) {
+    while (!(await check())) {
         if (Date.now() > end) {
             throw new Error(`timed out after ${timeoutMs} ms ${describe()}`);
         }
