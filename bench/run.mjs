@@ -545,10 +545,14 @@ async function scenarioLatency(ctx, server, rates = P.latRates) {
     const out = {};
     for (const rate of rates) {
         // Only where the machine's noise can matter: at a's low rates a write is never late.
-        const floor = rate * 2 > 10000 ? pacedFloors(rate * 2) : undefined;
+        const floor = rate * 2 > 10000 ? { ...pacedFloors(rate * 2), stream: await streamFloor(ctx, rate) }
+            : undefined;
         for (const [k, f] of Object.entries(floor ?? {}))
             log(`paced write floor (${k}) at ${rate * 2} writes/s: p50 ${f.lateUs.p50} p99 ` +
-                `${f.lateUs.p99} us, ${f.over5msPercent} % later than 5 ms, core ${f.busy} busy`);
+                `${f.lateUs.p99} us, ${f.over5msPercent} % later than 5 ms, core ${f.busy} busy` +
+                (f.input ? `, ${f.usPerDelivery} us a delivery (intake ${f.intakeUsPerEvent} us an event); ` +
+                 `its getMores that waited: mean ${f.input.waited.meanEvents} events, ` +
+                 `${f.input.waited.over64} with > 64, largest <= ${f.input.waited.largestUpTo}` : ""));
         const expect = Math.max(1, Math.round((rate * P.latSeconds) / P.latUsers));
         const g = loadgen(ctx, { users: P.latUsers, per: 2, offset: 0, hold: P.latSeconds + 30,
                                  expect, untilComplete: true });
@@ -889,6 +893,43 @@ function pacedFloors(deliveriesPerSecond) {
     return { viaPoll: run(["via-poll", "shuffle"]), direct: run("shuffle") };
 }
 
+// The intake floor at a's rate (notifications/s, each to 2 sockets): write-ceiling --stream on
+// the server's core reads the gateway's change stream from a fresh mongo-emu while gw-insert
+// feeds it at the rate, and writes each event's two frames at once, lateness counted from the
+// event's arrival (the gateway's own-share definition). The same sockets as the paced floors.
+// Unlike them it has the input path's bursts and mongoc's cost: the least any server on the
+// project's stack does here. Its clients only drain, so the load core has less to do than in
+// the servers' windows, where the generators parse and check every frame.
+async function streamFloor(ctx, rate) {
+    const measured = P.latUsers * 2;
+    const { emu, uri } = await startEmu(20000 + (process.pid % 100) * 100 + 96);
+    try {
+        const fctx = { ...ctx, mongoUri: uri };
+        const expect = Math.max(1, Math.round((rate * P.latSeconds) / P.latUsers)) * P.latUsers;
+        const wc = start("write-ceiling", bin.ceiling,
+                         ["--sockets", String(P.bgIdle + measured), "--size", "120",
+                          "--writer-cpu", SERVER_CPU, "--reader-cpu", LOAD_CPU, "--shuffle",
+                          "--stream", uri, "--events", String(expect), "--targets", String(measured),
+                          "--per", "2", "--seconds", String(P.latSeconds + 30)], { cpu: SERVER_CPU });
+        await waitText(wc, /watching/, 30000);
+        const e0 = await emuStreamStats(fctx);
+        const ins = await insert(fctx, { users: P.latUsers, rate, seconds: P.latSeconds });
+        const r = await wc.exited;
+        if (r.code !== 0 || ins.inserted !== expect)
+            throw new Error(`write-ceiling --stream: exit ${r.code}, ${ins.inserted} of ${expect} ` +
+                            `inserted: ${wc.err.slice(-400)}`);
+        const input = inputBatches(e0, await emuStreamStats(fctx));
+        const out = JSON.parse(wc.out.trim().split("\n").pop());
+        return { ...out.paced, usPerDelivery: out.usPerWrite, intakeUsPerEvent: out.stream.intakeUsPerEvent,
+                 input: { waited: { replies: input.waited.replies, meanEvents: input.waited.meanEvents,
+                                    over64: input.waited.over64, largestUpTo: input.waited.largestUpTo },
+                          ready: { replies: input.ready.replies, meanEvents: input.ready.meanEvents,
+                                   over64: input.ready.over64, largestUpTo: input.ready.largestUpTo } } };
+    } finally {
+        await stop(emu);
+    }
+}
+
 // One RSA-2048 verify on the server's core (`openssl speed`, the OpenSSL the gateway verifies
 // RS256 with): the least an RS256 handshake costs on top of an HS256 one.
 function rsaVerify() {
@@ -972,10 +1013,14 @@ function rows() {
                  path: "latencyHalf.burstFloor.5000.sharePercent", prob: "latencyHalf.problems", better: "info" });
         r.push({ id: "a.half.own.over5ms", label: "a. gateway's own share later than 5 ms at half the maximum (%)",
                  path: "latencyHalf.gatewayShare.over5msPercent", prob: "latencyHalf.problems", better: "lower" });
-        for (const [k, what] of [["viaPoll", "each write after an epoll round trip (lws's plain rule)"],
-                                 ["direct", "each write at once (the gateway's pattern)"]]) {
-            r.push({ id: `a.half.floor.${k}.p99`, label: `a. paced write floor at this half maximum, ${what}, ` +
-                     "no server: p99 lateness (us)", path: `latencyHalf.pacedFloors.${k}.lateUs.p99`,
+        for (const [k, what] of [["viaPoll", "paced write floor at this half maximum, each write after an " +
+                                  "epoll round trip (lws's plain rule), no server"],
+                                 ["direct", "paced write floor at this half maximum, each write at once (the " +
+                                  "gateway's pattern), no server"],
+                                 ["stream", "intake floor at this half maximum: the events read with mongoc " +
+                                  "from the change stream, each one's writes at once, no server"]]) {
+            r.push({ id: `a.half.floor.${k}.p99`, label: `a. ${what}: p99 lateness (us)`,
+                     path: `latencyHalf.pacedFloors.${k}.lateUs.p99`,
                      prob: "latencyHalf.problems", better: "info" });
             r.push({ id: `a.half.floor.${k}.over5ms`, label: "a. … of those writes, later than 5 ms (%)",
                      path: `latencyHalf.pacedFloors.${k}.over5msPercent`, prob: "latencyHalf.problems",

@@ -35,9 +35,25 @@
  * This is a floor for the latency target "at half the maximum": no server of the same write
  * pattern does less for a delivery, and none escapes the machine's noise, so when this
  * writer's own tail misses the target, every such server misses it here too.
+ *
+ * --stream URI takes the writes from a change stream instead of a pacer: the least any server
+ * built on the project's stack does for a delivery of the latency scenario. A second thread
+ * (the intake, on the same core) reads the gateway's own stream with mongoc, whose calls block,
+ * so no server can read it on its socket loop; it stamps each event when mongoc returns it and
+ * hands it over (a queue and an eventfd, signalled when the queue was empty). The main thread
+ * writes one frame to each of the event's user's --per sockets at once: user-<k> (k counted
+ * from --user-offset) owns the sockets k*per .. k*per+per-1 of the order. A write's lateness
+ * runs from its event's stamp to write() returning, the gateway's own-share definition; the
+ * events come as the input path on the load core brings them, bursts included. It stops after
+ * --events events and exits 1 on a stream error, an event for no known user, or when --seconds
+ * pass first. No JSON, no registry, no libwebsockets: what is left is mongoc, the hand-over and
+ * the writes, so where this misses the target, the stack and the machine do.
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <sys/eventfd.h>
 #include <getopt.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -56,7 +72,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <mongoc/mongoc.h>
+
 #include "ceiling.h"
+#include "gw/watcher.h"
 
 struct opts {
     int sockets;
@@ -67,6 +86,9 @@ struct opts {
     double rate; /* writes/s, paced; 0: as fast as possible */
     int targets, tick_us;
     enum { MODE_DIRECT, MODE_VIA_POLL, MODE_POLL_ARMED } mode;
+    const char *stream_uri; /* --stream: the writes come from this change stream */
+    long events, user_offset;
+    int per;
 };
 
 /* The reader: N connections from 127.0.0.2.. (a new source address every 20,000 sockets, so
@@ -293,6 +315,160 @@ static void run_paced(struct writer *w, struct paced *p, const struct opts *o, c
     }
 }
 
+/* --stream: one change event, stamped when mongoc returned it; user is the index of its user. */
+struct arrival {
+    double at;
+    int user;
+};
+
+/* What the intake thread hands to the writer. The intake appends under mu and signals efd when
+ * the queue was empty; the writer takes the whole queue at once. */
+struct intake {
+    const struct opts *o;
+    pthread_mutex_t mu;
+    struct arrival *q;
+    size_t n, cap;
+    int efd;
+    bool done;              /* the intake thread has stopped; set under mu */
+    char error[640];        /* why it stopped early, empty when all --events came */
+    long events, unmatched; /* intake thread only until done */
+    double cpu_s;           /* the intake thread's CPU time, set before done */
+};
+
+/* The index of the event's user (user-<k>, k counted from --user-offset), or -1. */
+static int stream_user(const bson_t *doc, const struct opts *o)
+{
+    bson_iter_t it, user;
+    if (!bson_iter_init(&it, doc) ||
+        !bson_iter_find_descendant(&it, "fullDocument.userId", &user) ||
+        !BSON_ITER_HOLDS_UTF8(&user))
+        return -1;
+    const char *s = bson_iter_utf8(&user, NULL);
+    if (strncmp(s, "user-", 5) != 0)
+        return -1;
+    char *end;
+    errno = 0;
+    long long k = strtoll(s + 5, &end, 10) - o->user_offset;
+    return errno || *end || k < 0 || k >= o->targets / o->per ? -1 : (int)k;
+}
+
+static void intake_push(struct intake *in, struct arrival a)
+{
+    pthread_mutex_lock(&in->mu);
+    if (in->n == in->cap) {
+        in->cap = in->cap ? in->cap * 2 : 4096;
+        in->q = realloc(in->q, in->cap * sizeof(*in->q));
+        if (!in->q)
+            ceiling_die("realloc");
+    }
+    in->q[in->n++] = a;
+    bool first = in->n == 1;
+    pthread_mutex_unlock(&in->mu);
+    uint64_t one = 1;
+    if (first && write(in->efd, &one, sizeof(one)) != sizeof(one))
+        ceiling_die("eventfd write");
+}
+
+static double thread_cpu_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The intake thread: reads --events change events, or stops with in->error set. */
+static void *intake_run(void *arg)
+{
+    struct intake *in = arg;
+    const struct opts *o = in->o;
+    bson_error_t err;
+    const bson_t *doc, *errdoc;
+    mongoc_uri_t *u = mongoc_uri_new_with_error(o->stream_uri, &err);
+    if (!u) {
+        snprintf(in->error, sizeof(in->error), "bad --stream URI: %s", err.message);
+        goto out;
+    }
+    mongoc_client_t *client = mongoc_client_new_from_uri(u);
+    mongoc_collection_t *coll = mongoc_client_get_collection(client, "test", "notifications");
+    bson_t opts = BSON_INITIALIZER;
+    bson_t *pipeline = gw_watcher_stream_new(&opts);
+    mongoc_change_stream_t *cs = mongoc_collection_watch(coll, pipeline, &opts);
+    if (mongoc_change_stream_error_document(cs, &err, &errdoc)) {
+        snprintf(in->error, sizeof(in->error), "cannot watch: %s", err.message);
+    } else {
+        fprintf(stderr, "write-ceiling: watching\n");
+        double deadline = ceiling_now_s() + o->seconds, cpu0 = thread_cpu_s();
+        while (in->events < o->events) {
+            if (mongoc_change_stream_next(cs, &doc)) {
+                struct arrival a = {.at = ceiling_now_s(), .user = stream_user(doc, o)};
+                in->events++;
+                if (a.user < 0) {
+                    in->unmatched++;
+                    continue;
+                }
+                intake_push(in, a);
+            } else if (mongoc_change_stream_error_document(cs, &err, &errdoc)) {
+                snprintf(in->error, sizeof(in->error), "the stream failed: %s", err.message);
+                break;
+            } else if (ceiling_now_s() > deadline) {
+                snprintf(in->error, sizeof(in->error), "%ld of %ld events within %.0f s",
+                         in->events, o->events, o->seconds);
+                break;
+            }
+        }
+        in->cpu_s = thread_cpu_s() - cpu0;
+    }
+    mongoc_change_stream_destroy(cs);
+    bson_destroy(&opts);
+    bson_destroy(pipeline);
+    mongoc_collection_destroy(coll);
+    mongoc_client_destroy(client);
+    mongoc_uri_destroy(u);
+out:
+    pthread_mutex_lock(&in->mu);
+    in->done = true;
+    pthread_mutex_unlock(&in->mu);
+    uint64_t one = 1;
+    if (write(in->efd, &one, sizeof(one)) != sizeof(one))
+        ceiling_die("eventfd write");
+    return NULL;
+}
+
+/* --stream: writes every event's frames as the intake hands them over, until it stops.
+ * Returns the wall time from the first hand-over to the last write; *cpu0 gets the process's
+ * CPU time at the first hand-over. */
+static double run_stream(struct writer *w, struct paced *p, struct intake *in, const int *fds,
+                         double *cpu0)
+{
+    const int per = in->o->per;
+    struct arrival *batch = NULL;
+    size_t cap = 0;
+    double first = 0, last = 0;
+    for (bool done = false; !done;) {
+        uint64_t n;
+        if (read(in->efd, &n, sizeof(n)) != sizeof(n) && errno != EINTR)
+            ceiling_die("eventfd read");
+        pthread_mutex_lock(&in->mu);
+        struct arrival *q = in->q;
+        size_t k = in->n, qcap = in->cap;
+        in->q = batch, in->cap = cap, in->n = 0;
+        done = in->done;
+        pthread_mutex_unlock(&in->mu);
+        batch = q, cap = qcap;
+        if (k && !first) {
+            first = ceiling_now_s();
+            *cpu0 = ceiling_cpu_s(NULL, NULL);
+        }
+        for (size_t i = 0; i < k; i++)
+            for (int j = 0; j < per; j++) {
+                write_one(w, fds[batch[i].user * per + j]);
+                paced_record(p, (last = ceiling_now_s()) - batch[i].at);
+            }
+    }
+    free(batch);
+    return last - first;
+}
+
 /* Fisher-Yates with a fixed seed, so every run writes in the same order. */
 static void shuffle(int *fds, int n)
 {
@@ -324,18 +500,21 @@ static double number(const char *arg, const char *opt)
 static void parse(int argc, char **argv, struct opts *o)
 {
     static const struct option longs[] = {
-        {"sockets", required_argument, 0, 'n'},    {"size", required_argument, 0, 's'},
-        {"seconds", required_argument, 0, 't'},    {"writer-cpu", required_argument, 0, 'w'},
-        {"reader-cpu", required_argument, 0, 'r'}, {"via-poll", no_argument, 0, 'p'},
-        {"poll-armed", no_argument, 0, 'a'},       {"shuffle", no_argument, 0, 'x'},
-        {"rate", required_argument, 0, 'R'},       {"targets", required_argument, 0, 'T'},
-        {"tick-us", required_argument, 0, 'k'},    {0, 0, 0, 0}};
+        {"sockets", required_argument, 0, 'n'},     {"size", required_argument, 0, 's'},
+        {"seconds", required_argument, 0, 't'},     {"writer-cpu", required_argument, 0, 'w'},
+        {"reader-cpu", required_argument, 0, 'r'},  {"via-poll", no_argument, 0, 'p'},
+        {"poll-armed", no_argument, 0, 'a'},        {"shuffle", no_argument, 0, 'x'},
+        {"rate", required_argument, 0, 'R'},        {"targets", required_argument, 0, 'T'},
+        {"tick-us", required_argument, 0, 'k'},     {"stream", required_argument, 0, 'S'},
+        {"events", required_argument, 0, 'e'},      {"per", required_argument, 0, 'P'},
+        {"user-offset", required_argument, 0, 'o'}, {0, 0, 0, 0}};
     *o = (struct opts){.sockets = 10000,
                        .size = 120,
                        .seconds = 3,
                        .writer_cpu = -1,
                        .reader_cpu = -1,
-                       .tick_us = 1000};
+                       .tick_us = 1000,
+                       .per = 2};
     int ch;
     while ((ch = getopt_long(argc, argv, "", longs, NULL)) != -1) {
         switch (ch) {
@@ -372,10 +551,24 @@ static void parse(int argc, char **argv, struct opts *o)
         case 'k':
             o->tick_us = (int)number(optarg, "--tick-us");
             break;
+        case 'S':
+            o->stream_uri = optarg;
+            break;
+        case 'e':
+            o->events = (long)number(optarg, "--events");
+            break;
+        case 'P':
+            o->per = (int)number(optarg, "--per");
+            break;
+        case 'o':
+            o->user_offset = strcmp(optarg, "0") ? (long)number(optarg, "--user-offset") : 0;
+            break;
         default:
             fprintf(stderr, "usage: write-ceiling [--sockets N] [--size BYTES] [--seconds S] "
                             "[--writer-cpu C] [--reader-cpu C] [--via-poll | --poll-armed] "
-                            "[--shuffle] [--rate WRITES_PER_S [--targets N] [--tick-us US]]\n");
+                            "[--shuffle] [--rate WRITES_PER_S [--targets N] [--tick-us US]] "
+                            "[--stream URI --events N [--targets N] [--per N] "
+                            "[--user-offset K]]\n");
             exit(2);
         }
     }
@@ -386,6 +579,12 @@ static void parse(int argc, char **argv, struct opts *o)
     }
     if (o->targets == 0)
         o->targets = o->sockets;
+    if (o->stream_uri && (o->rate != 0 || o->mode != MODE_DIRECT || o->events < 1 || o->per < 1 ||
+                          o->targets % o->per || o->targets > o->sockets)) {
+        fprintf(stderr, "write-ceiling: --stream wants no --rate, --via-poll or --poll-armed, "
+                        "--events >= 1, and --targets a multiple of --per, up to --sockets\n");
+        exit(2);
+    }
     if (o->rate != 0 &&
         (o->mode == MODE_POLL_ARMED || !(o->rate > 0 && o->rate <= 1e7) || o->targets < 64 ||
          o->targets > o->sockets || o->tick_us < 100 || o->tick_us > 100000)) {
@@ -435,14 +634,35 @@ int main(int argc, char **argv)
     double t0 = ceiling_now_s(), t = t0;
     double cpu0 = ceiling_cpu_s(NULL, NULL);
     struct paced p = {0};
-    if (o.rate > 0) {
+    if (o.rate > 0 || o.stream_uri) {
         p.late = calloc(LATE_SLOTS, sizeof(*p.late));
         if (!p.late)
             ceiling_die("calloc");
+    }
+    if (o.rate > 0) {
         run_paced(&w, &p, &o, fds, t0);
         t = ceiling_now_s();
     }
-    while (o.rate == 0 && t - t0 < o.seconds) {
+    struct intake in = {.o = &o, .mu = PTHREAD_MUTEX_INITIALIZER, .efd = -1};
+    if (o.stream_uri) {
+        mongoc_init();
+        pthread_t th;
+        if ((in.efd = eventfd(0, EFD_CLOEXEC)) < 0)
+            ceiling_die("eventfd");
+        if ((errno = pthread_create(&th, NULL, intake_run, &in)) != 0)
+            ceiling_die("pthread_create");
+        /* CPU and wall from the first hand-over: the wait for the inserts is no part of it */
+        double wall = run_stream(&w, &p, &in, fds, &cpu0);
+        pthread_join(th, NULL);
+        mongoc_cleanup();
+        if (in.error[0] || in.unmatched) {
+            fprintf(stderr, "write-ceiling: %s%s%ld events for no user of the --targets\n",
+                    in.error, in.error[0] ? "; " : "", in.unmatched);
+            exit(1);
+        }
+        t0 = 0, t = wall;
+    }
+    while (o.rate == 0 && !o.stream_uri && t - t0 < o.seconds) {
         if (o.mode == MODE_VIA_POLL)
             pass_via_poll(&w, fds, o.sockets);
         else if (o.mode == MODE_POLL_ARMED)
@@ -465,17 +685,24 @@ int main(int argc, char **argv)
            "\"frameBytes\": %zu, \"seconds\": %.3f, "
            "\"writes\": %llu, \"wouldBlock\": %llu, \"writesPerSecond\": %.0f, "
            "\"cpuSeconds\": %.3f, \"usPerWrite\": %.2f",
-           o.mode == MODE_VIA_POLL     ? "via-poll"
+           o.stream_uri                ? "stream"
+           : o.mode == MODE_VIA_POLL   ? "via-poll"
            : o.mode == MODE_POLL_ARMED ? "poll-armed"
                                        : "direct",
            o.shuffle ? "shuffled" : "accept", o.sockets, w.len, wall, (unsigned long long)writes,
            (unsigned long long)blocked, (double)writes / wall, cpu,
            writes ? cpu * 1e6 / (double)writes : 0.0);
-    if (o.rate > 0)
+    if (o.stream_uri)
+        printf(", \"stream\": {\"events\": %ld, \"per\": %d, \"eventsPerSecond\": %.0f, "
+               "\"intakeCpuSeconds\": %.3f, \"intakeUsPerEvent\": %.2f}",
+               in.events, o.per, (double)in.events / wall, in.cpu_s,
+               in.cpu_s * 1e6 / (double)in.events);
+    if (o.rate > 0 || o.stream_uri)
         printf(", \"paced\": {\"rate\": %.0f, \"targets\": %d, \"tickUs\": %d, "
                "\"busy\": %.3f, \"lateUs\": {\"p50\": %ld, \"p99\": %ld, \"p999\": %ld, "
                "\"max\": %.0f}, \"over1msPercent\": %.3f, \"over5msPercent\": %.3f}",
-               o.rate, o.targets, o.tick_us, cpu / wall, paced_quantile(&p, 0.5),
+               o.stream_uri ? (double)writes / wall : o.rate, o.targets,
+               o.stream_uri ? 0 : o.tick_us, cpu / wall, paced_quantile(&p, 0.5),
                paced_quantile(&p, 0.99), paced_quantile(&p, 0.999), p.max_s * 1e6,
                p.n ? 100.0 * (double)p.over1ms / (double)p.n : 0.0,
                p.n ? 100.0 * (double)p.over5ms / (double)p.n : 0.0);
