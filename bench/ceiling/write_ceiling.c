@@ -654,6 +654,8 @@ int main(int argc, char **argv)
         /* CPU and wall from the first hand-over: the wait for the inserts is no part of it */
         double wall = run_stream(&w, &p, &in, fds, &cpu0);
         pthread_join(th, NULL);
+        free(in.q); /* the spare the writer handed back last */
+        close(in.efd);
         mongoc_cleanup();
         if (in.error[0] || in.unmatched) {
             fprintf(stderr, "write-ceiling: %s%s%ld events for no user of the --targets\n",
@@ -694,7 +696,7 @@ int main(int argc, char **argv)
            writes ? cpu * 1e6 / (double)writes : 0.0);
     if (o.stream_uri)
         printf(", \"stream\": {\"events\": %ld, \"per\": %d, \"eventsPerSecond\": %.0f, "
-               "\"intakeCpuSeconds\": %.3f, \"intakeUsPerEvent\": %.2f}",
+               "\"intakeCpuSeconds\": %.6f, \"intakeUsPerEvent\": %.2f}",
                in.events, o.per, (double)in.events / wall, in.cpu_s,
                in.cpu_s * 1e6 / (double)in.events);
     if (o.rate > 0 || o.stream_uri)
