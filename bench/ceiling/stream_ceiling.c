@@ -18,24 +18,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <mongoc/mongoc.h>
-
 #include "ceiling.h"
-#include "gw/watcher.h"
+#include "ceiling_stream.h"
 
 static _Noreturn void usage(void)
 {
     fprintf(stderr, "usage: stream-ceiling --uri URI --expect N [--timeout SECONDS]\n");
     exit(2);
-}
-
-/* Whether doc (a change event) has a string fullDocument.userId. */
-static int has_user(const bson_t *doc)
-{
-    bson_iter_t it, user;
-    return bson_iter_init(&it, doc) &&
-           bson_iter_find_descendant(&it, "fullDocument.userId", &user) &&
-           BSON_ITER_HOLDS_UTF8(&user);
 }
 
 int main(int argc, char **argv)
@@ -60,22 +49,14 @@ int main(int argc, char **argv)
         usage();
 
     mongoc_init();
+    struct ceiling_stream st;
+    char why[640];
+    if (ceiling_stream_open(&st, uri, why, sizeof(why)) < 0) {
+        fprintf(stderr, "stream-ceiling: %s\n", why);
+        return 1;
+    }
     bson_error_t err;
-    mongoc_uri_t *u = mongoc_uri_new_with_error(uri, &err);
-    if (!u) {
-        fprintf(stderr, "stream-ceiling: %s\n", err.message);
-        return 1;
-    }
-    mongoc_client_t *client = mongoc_client_new_from_uri(u);
-    mongoc_collection_t *coll = mongoc_client_get_collection(client, "test", "notifications");
-    bson_t opts = BSON_INITIALIZER;
-    bson_t *pipeline = gw_watcher_stream_new(&opts);
-    mongoc_change_stream_t *cs = mongoc_collection_watch(coll, pipeline, &opts);
     const bson_t *errdoc;
-    if (mongoc_change_stream_error_document(cs, &err, &errdoc)) {
-        fprintf(stderr, "stream-ceiling: cannot watch: %s\n", err.message);
-        return 1;
-    }
     fprintf(stderr, "stream-ceiling: watching\n");
 
     double cpu0 = ceiling_cpu_s(NULL, NULL), deadline = ceiling_now_s() + (double)timeout_s;
@@ -83,15 +64,15 @@ int main(int argc, char **argv)
     long events = 0, unmatched = 0;
     const bson_t *doc;
     while (events < expect) {
-        if (mongoc_change_stream_next(cs, &doc)) {
+        if (mongoc_change_stream_next(st.cs, &doc)) {
             last = ceiling_now_s();
             if (!events)
                 first = last;
             events++;
-            unmatched += !has_user(doc);
+            unmatched += !ceiling_stream_user(doc);
             continue;
         }
-        if (mongoc_change_stream_error_document(cs, &err, &errdoc)) {
+        if (mongoc_change_stream_error_document(st.cs, &err, &errdoc)) {
             fprintf(stderr, "stream-ceiling: the stream failed: %s\n", err.message);
             return 1;
         }
@@ -107,12 +88,7 @@ int main(int argc, char **argv)
            events, unmatched, cpu_s, cpu_s * 1e6 / (double)events, last - first,
            last > first ? (double)(events - 1) / (last - first) : 0.0);
 
-    mongoc_change_stream_destroy(cs);
-    bson_destroy(&opts);
-    bson_destroy(pipeline);
-    mongoc_collection_destroy(coll);
-    mongoc_client_destroy(client);
-    mongoc_uri_destroy(u);
+    ceiling_stream_close(&st);
     mongoc_cleanup();
     return 0;
 }

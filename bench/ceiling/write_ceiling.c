@@ -72,10 +72,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <mongoc/mongoc.h>
-
 #include "ceiling.h"
-#include "gw/watcher.h"
+#include "ceiling_stream.h"
 
 struct opts {
     int sockets;
@@ -338,13 +336,8 @@ struct intake {
 /* The index of the event's user (user-<k>, k counted from --user-offset), or -1. */
 static int stream_user(const bson_t *doc, const struct opts *o)
 {
-    bson_iter_t it, user;
-    if (!bson_iter_init(&it, doc) ||
-        !bson_iter_find_descendant(&it, "fullDocument.userId", &user) ||
-        !BSON_ITER_HOLDS_UTF8(&user))
-        return -1;
-    const char *s = bson_iter_utf8(&user, NULL);
-    if (strncmp(s, "user-", 5) != 0)
+    const char *s = ceiling_stream_user(doc);
+    if (!s || strncmp(s, "user-", 5) != 0)
         return -1;
     char *end;
     errno = 0;
@@ -381,25 +374,14 @@ static void *intake_run(void *arg)
 {
     struct intake *in = arg;
     const struct opts *o = in->o;
-    bson_error_t err;
-    const bson_t *doc, *errdoc;
-    mongoc_uri_t *u = mongoc_uri_new_with_error(o->stream_uri, &err);
-    if (!u) {
-        snprintf(in->error, sizeof(in->error), "bad --stream URI: %s", err.message);
-        goto out;
-    }
-    mongoc_client_t *client = mongoc_client_new_from_uri(u);
-    mongoc_collection_t *coll = mongoc_client_get_collection(client, "test", "notifications");
-    bson_t opts = BSON_INITIALIZER;
-    bson_t *pipeline = gw_watcher_stream_new(&opts);
-    mongoc_change_stream_t *cs = mongoc_collection_watch(coll, pipeline, &opts);
-    if (mongoc_change_stream_error_document(cs, &err, &errdoc)) {
-        snprintf(in->error, sizeof(in->error), "cannot watch: %s", err.message);
-    } else {
+    struct ceiling_stream st;
+    if (ceiling_stream_open(&st, o->stream_uri, in->error, sizeof(in->error)) == 0) {
+        bson_error_t err;
+        const bson_t *doc, *errdoc;
         fprintf(stderr, "write-ceiling: watching\n");
         double deadline = ceiling_now_s() + o->seconds, cpu0 = thread_cpu_s();
         while (in->events < o->events) {
-            if (mongoc_change_stream_next(cs, &doc)) {
+            if (mongoc_change_stream_next(st.cs, &doc)) {
                 struct arrival a = {.at = ceiling_now_s(), .user = stream_user(doc, o)};
                 in->events++;
                 if (a.user < 0) {
@@ -407,7 +389,7 @@ static void *intake_run(void *arg)
                     continue;
                 }
                 intake_push(in, a);
-            } else if (mongoc_change_stream_error_document(cs, &err, &errdoc)) {
+            } else if (mongoc_change_stream_error_document(st.cs, &err, &errdoc)) {
                 snprintf(in->error, sizeof(in->error), "the stream failed: %s", err.message);
                 break;
             } else if (ceiling_now_s() > deadline) {
@@ -417,14 +399,8 @@ static void *intake_run(void *arg)
             }
         }
         in->cpu_s = thread_cpu_s() - cpu0;
+        ceiling_stream_close(&st);
     }
-    mongoc_change_stream_destroy(cs);
-    bson_destroy(&opts);
-    bson_destroy(pipeline);
-    mongoc_collection_destroy(coll);
-    mongoc_client_destroy(client);
-    mongoc_uri_destroy(u);
-out:
     pthread_mutex_lock(&in->mu);
     in->done = true;
     pthread_mutex_unlock(&in->mu);
