@@ -21,23 +21,9 @@ char *gw_buf_reserve(struct gw_buf *b, size_t n)
     return b->data + b->len;
 }
 
-void gw_buf_append(struct gw_buf *b, const void *p, size_t n)
-{
-    char *dst = gw_buf_reserve(b, n);
-    if (n)
-        memcpy(dst, p, n);
-    b->len += n;
-    b->data[b->len] = '\0';
-}
-
 void gw_buf_append_str(struct gw_buf *b, const char *s)
 {
     gw_buf_append(b, s, strlen(s));
-}
-
-void gw_buf_append_char(struct gw_buf *b, char c)
-{
-    gw_buf_append(b, &c, 1);
 }
 
 void gw_buf_printf(struct gw_buf *b, const char *fmt, ...)

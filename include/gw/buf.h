@@ -26,9 +26,24 @@ struct gw_buf {
  * allocation is what the caller asks for (at least 64 bytes), so a builder that reserves its
  * typical size up front holds no slack; later ones double. */
 char *gw_buf_reserve(struct gw_buf *b, size_t n);
-void gw_buf_append(struct gw_buf *b, const void *p, size_t n);
 void gw_buf_append_str(struct gw_buf *b, const char *s);
-void gw_buf_append_char(struct gw_buf *b, char c);
+
+/* Appends n bytes (p may be NULL when n is 0). Inline, as is the next one: the JSON encoders
+ * append a few bytes at a time, and a call into reserve for each was a fifth of a notice's
+ * build time. */
+static inline void gw_buf_append(struct gw_buf *b, const void *p, size_t n)
+{
+    char *dst = b->len + n + 1 <= b->cap ? b->data + b->len : gw_buf_reserve(b, n);
+    if (n)
+        __builtin_memcpy(dst, p, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+}
+
+static inline void gw_buf_append_char(struct gw_buf *b, char c)
+{
+    gw_buf_append(b, &c, 1);
+}
 void gw_buf_printf(struct gw_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Empties the buffer, keeping its memory. */
 void gw_buf_reset(struct gw_buf *b);
