@@ -920,11 +920,10 @@ async function streamFloor(ctx, rate) {
                             `inserted: ${wc.err.slice(-400)}`);
         const input = inputBatches(e0, await emuStreamStats(fctx));
         const out = JSON.parse(wc.out.trim().split("\n").pop());
+        // the replies' summary, without inputBatches' per-bucket arrays
+        const summary = ({ replies, meanEvents, over64, largestUpTo }) => ({ replies, meanEvents, over64, largestUpTo });
         return { ...out.paced, usPerDelivery: out.usPerWrite, intakeUsPerEvent: out.stream.intakeUsPerEvent,
-                 input: { waited: { replies: input.waited.replies, meanEvents: input.waited.meanEvents,
-                                    over64: input.waited.over64, largestUpTo: input.waited.largestUpTo },
-                          ready: { replies: input.ready.replies, meanEvents: input.ready.meanEvents,
-                                   over64: input.ready.over64, largestUpTo: input.ready.largestUpTo } } };
+                 input: { waited: summary(input.waited), ready: summary(input.ready) } };
     } finally {
         await stop(emu);
     }

@@ -40,7 +40,8 @@
  * built on the project's stack does for a delivery of the latency scenario. A second thread
  * (the intake, on the same core) reads the gateway's own stream with mongoc, whose calls block,
  * so no server can read it on its socket loop; it stamps each event when mongoc returns it and
- * hands it over (a queue and an eventfd, signalled when the queue was empty). The main thread
+ * hands it over through the gateway's own mailbox (gw_mailbox, whose wake on the empty ->
+ * non-empty edge writes an eventfd the main thread reads). The main thread
  * writes one frame to each of the event's user's --per sockets at once: user-<k> (k counted
  * from --user-offset) owns the sockets k*per .. k*per+per-1 of the order. A write's lateness
  * runs from its event's stamp to write() returning, the gateway's own-share definition; the
@@ -51,20 +52,20 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <inttypes.h>
-#include <pthread.h>
-#include <sys/eventfd.h>
 #include <getopt.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -74,6 +75,8 @@
 
 #include "ceiling.h"
 #include "ceiling_stream.h"
+#include "gw/common.h"
+#include "gw/mailbox.h"
 
 struct opts {
     int sockets;
@@ -313,25 +316,34 @@ static void run_paced(struct writer *w, struct paced *p, const struct opts *o, c
     }
 }
 
-/* --stream: one change event, stamped when mongoc returned it; user is the index of its user. */
+/* --stream: one change event, stamped when mongoc returned it; user is the index of its user.
+ * All --events of them are allocated up front, so the hand-over allocates nothing. */
 struct arrival {
+    struct gw_mail mail;
     double at;
     int user;
 };
 
-/* What the intake thread hands to the writer. The intake appends under mu and signals efd when
- * the queue was empty; the writer takes the whole queue at once. */
+/* What the intake thread hands to the writer: arrivals through the gateway's own mailbox, which
+ * wakes the writer (efd) only when it goes from empty to non-empty, as it wakes the loop. */
 struct intake {
     const struct opts *o;
-    pthread_mutex_t mu;
-    struct arrival *q;
-    size_t n, cap;
+    struct arrival *arrivals; /* --events of them, filled in order by the intake */
+    struct gw_mailbox *mb;
     int efd;
-    bool done;              /* the intake thread has stopped; set under mu */
+    atomic_bool done;       /* the intake thread has stopped and pushed its last */
     char error[640];        /* why it stopped early, empty when all --events came */
     long events, unmatched; /* intake thread only until done */
     double cpu_s;           /* the intake thread's CPU time, set before done */
 };
+
+static void intake_wake(void *ud)
+{
+    struct intake *in = ud;
+    uint64_t one = 1;
+    if (write(in->efd, &one, sizeof(one)) != sizeof(one))
+        ceiling_die("eventfd write");
+}
 
 /* The index of the event's user (user-<k>, k counted from --user-offset), or -1. */
 static int stream_user(const bson_t *doc, const struct opts *o)
@@ -343,23 +355,6 @@ static int stream_user(const bson_t *doc, const struct opts *o)
     errno = 0;
     long long k = strtoll(s + 5, &end, 10) - o->user_offset;
     return errno || *end || k < 0 || k >= o->targets / o->per ? -1 : (int)k;
-}
-
-static void intake_push(struct intake *in, struct arrival a)
-{
-    pthread_mutex_lock(&in->mu);
-    if (in->n == in->cap) {
-        in->cap = in->cap ? in->cap * 2 : 4096;
-        in->q = realloc(in->q, in->cap * sizeof(*in->q));
-        if (!in->q)
-            ceiling_die("realloc");
-    }
-    in->q[in->n++] = a;
-    bool first = in->n == 1;
-    pthread_mutex_unlock(&in->mu);
-    uint64_t one = 1;
-    if (first && write(in->efd, &one, sizeof(one)) != sizeof(one))
-        ceiling_die("eventfd write");
 }
 
 static double thread_cpu_s(void)
@@ -382,13 +377,12 @@ static void *intake_run(void *arg)
         double deadline = ceiling_now_s() + o->seconds, cpu0 = thread_cpu_s();
         while (in->events < o->events) {
             if (mongoc_change_stream_next(st.cs, &doc)) {
-                struct arrival a = {.at = ceiling_now_s(), .user = stream_user(doc, o)};
-                in->events++;
-                if (a.user < 0) {
+                struct arrival *a = &in->arrivals[in->events++];
+                a->at = ceiling_now_s();
+                if ((a->user = stream_user(doc, o)) < 0)
                     in->unmatched++;
-                    continue;
-                }
-                intake_push(in, a);
+                else if (gw_mailbox_push(in->mb, &a->mail, -1) < 0)
+                    ceiling_die("gw_mailbox_push");
             } else if (mongoc_change_stream_error_document(st.cs, &err, &errdoc)) {
                 snprintf(in->error, sizeof(in->error), "the stream failed: %s", err.message);
                 break;
@@ -401,13 +395,32 @@ static void *intake_run(void *arg)
         in->cpu_s = thread_cpu_s() - cpu0;
         ceiling_stream_close(&st);
     }
-    pthread_mutex_lock(&in->mu);
-    in->done = true;
-    pthread_mutex_unlock(&in->mu);
-    uint64_t one = 1;
-    if (write(in->efd, &one, sizeof(one)) != sizeof(one))
-        ceiling_die("eventfd write");
+    atomic_store(&in->done, true);
+    intake_wake(in);
     return NULL;
+}
+
+/* --stream: the writer's state while it drains the mailbox. */
+struct stream_writer {
+    struct writer *w;
+    struct paced *p;
+    const int *fds;
+    int per;
+    double first, last, cpu0; /* the first hand-over (and the CPU then), the last write */
+};
+
+static void write_arrival(struct gw_mail *m, void *ud)
+{
+    struct stream_writer *sw = ud;
+    const struct arrival *a = GW_CONTAINER_OF(m, struct arrival, mail);
+    if (!sw->first) {
+        sw->first = ceiling_now_s();
+        sw->cpu0 = ceiling_cpu_s(NULL, NULL);
+    }
+    for (int j = 0; j < sw->per; j++) {
+        write_one(sw->w, sw->fds[a->user * sw->per + j]);
+        paced_record(sw->p, (sw->last = ceiling_now_s()) - a->at);
+    }
 }
 
 /* --stream: writes every event's frames as the intake hands them over, until it stops.
@@ -416,33 +429,16 @@ static void *intake_run(void *arg)
 static double run_stream(struct writer *w, struct paced *p, struct intake *in, const int *fds,
                          double *cpu0)
 {
-    const int per = in->o->per;
-    struct arrival *batch = NULL;
-    size_t cap = 0;
-    double first = 0, last = 0;
+    struct stream_writer sw = {.w = w, .p = p, .fds = fds, .per = in->o->per};
     for (bool done = false; !done;) {
         uint64_t n;
         if (read(in->efd, &n, sizeof(n)) != sizeof(n) && errno != EINTR)
             ceiling_die("eventfd read");
-        pthread_mutex_lock(&in->mu);
-        struct arrival *q = in->q;
-        size_t k = in->n, qcap = in->cap;
-        in->q = batch, in->cap = cap, in->n = 0;
-        done = in->done;
-        pthread_mutex_unlock(&in->mu);
-        batch = q, cap = qcap;
-        if (k && !first) {
-            first = ceiling_now_s();
-            *cpu0 = ceiling_cpu_s(NULL, NULL);
-        }
-        for (size_t i = 0; i < k; i++)
-            for (int j = 0; j < per; j++) {
-                write_one(w, fds[batch[i].user * per + j]);
-                paced_record(p, (last = ceiling_now_s()) - batch[i].at);
-            }
+        done = atomic_load(&in->done); /* read first: every push came before it */
+        gw_mailbox_drain(in->mb, write_arrival, &sw);
     }
-    free(batch);
-    return last - first;
+    *cpu0 = sw.cpu0;
+    return sw.last - sw.first;
 }
 
 /* Fisher-Yates with a fixed seed, so every run writes in the same order. */
@@ -619,18 +615,22 @@ int main(int argc, char **argv)
         run_paced(&w, &p, &o, fds, t0);
         t = ceiling_now_s();
     }
-    struct intake in = {.o = &o, .mu = PTHREAD_MUTEX_INITIALIZER, .efd = -1};
+    struct intake in = {.o = &o, .efd = -1};
     if (o.stream_uri) {
         mongoc_init();
         pthread_t th;
         if ((in.efd = eventfd(0, EFD_CLOEXEC)) < 0)
             ceiling_die("eventfd");
+        if (!(in.arrivals = calloc((size_t)o.events, sizeof(*in.arrivals))))
+            ceiling_die("calloc");
+        in.mb = gw_mailbox_new((size_t)o.events, intake_wake, &in);
         if ((errno = pthread_create(&th, NULL, intake_run, &in)) != 0)
             ceiling_die("pthread_create");
         /* CPU and wall from the first hand-over: the wait for the inserts is no part of it */
         double wall = run_stream(&w, &p, &in, fds, &cpu0);
         pthread_join(th, NULL);
-        free(in.q); /* the spare the writer handed back last */
+        gw_mailbox_free(in.mb, NULL, NULL);
+        free(in.arrivals);
         close(in.efd);
         mongoc_cleanup();
         if (in.error[0] || in.unmatched) {
